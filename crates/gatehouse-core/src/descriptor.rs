@@ -48,6 +48,19 @@ fn opt_str<'a>(v: &'a Value, field: &str) -> Result<Option<&'a str>, Invalid> {
     }
 }
 
+/// A base URL must be an absolute http(s) URL with a host.
+pub fn check_base_url(base_url: &str) -> Result<(), Invalid> {
+    let rest = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"))
+        .filter(|r| !r.is_empty() && !r.starts_with('/'))
+        .ok_or_else(|| invalid("baseUrl must be an absolute http:// or https:// URL."))?;
+    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("baseUrl must not contain whitespace."));
+    }
+    Ok(())
+}
+
 impl Descriptor {
     pub fn parse(bytes: &[u8]) -> Result<Self, Invalid> {
         let raw: Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -68,14 +81,7 @@ impl Descriptor {
         validate::app_key(key).map_err(|e| invalid(format!("key: {}", e.message)))?;
         let base_url = opt_str(&raw, "baseUrl")?
             .ok_or_else(|| invalid("The descriptor needs a \"baseUrl\"."))?;
-        let rest = base_url
-            .strip_prefix("https://")
-            .or_else(|| base_url.strip_prefix("http://"))
-            .filter(|r| !r.is_empty() && !r.starts_with('/'))
-            .ok_or_else(|| invalid("baseUrl must be an absolute http:// or https:// URL."))?;
-        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("baseUrl must not contain whitespace."));
-        }
+        check_base_url(base_url)?;
         let authentication = match raw
             .get("authentication")
             .map(|a| opt_str(a, "type"))

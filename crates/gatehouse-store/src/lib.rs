@@ -47,6 +47,9 @@ pub struct Tenant {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Installation {
     pub app_key: String,
+    /// Where the app is reached: the descriptor's `baseUrl`, or the override
+    /// given at install (a development tunnel, a test server).
+    pub base_url: String,
     /// `None` for apps with authentication `none`.
     pub shared_secret: Option<String>,
     pub descriptor: Value,
@@ -97,6 +100,8 @@ pub enum Precondition {
     Exists,
     /// `If-Match: "N"` — the live version must be N.
     Version(i64),
+    /// `If-None-Match: *` — the property must not exist (create only).
+    Absent,
 }
 
 /// Who made a change, for the audit log.

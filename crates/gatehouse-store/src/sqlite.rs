@@ -239,15 +239,18 @@ impl Store for SqliteStore {
                 directory::check_guest_membership(account_id, *perms, &space.key, &others)?;
             }
         }
-        let res = sqlx::query(
-            "INSERT INTO spaces (tenant, space_key, name) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, space_key) DO UPDATE SET name = excluded.name RETURNING (SELECT COUNT(*) FROM spaces WHERE tenant = ?1 AND space_key = ?2) AS existed",
-        )
-        .bind(tenant)
-        .bind(&space.key)
-        .bind(&space.name)
-        .fetch_one(&mut *tx)
-        .await?;
-        let existed: i64 = res.try_get("existed")?;
+        let existed = sqlx::query("SELECT 1 FROM spaces WHERE tenant = ?1 AND space_key = ?2")
+            .bind(tenant)
+            .bind(&space.key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        sqlx::query("INSERT INTO spaces (tenant, space_key, name) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, space_key) DO UPDATE SET name = excluded.name")
+            .bind(tenant)
+            .bind(&space.key)
+            .bind(&space.name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM space_members WHERE tenant = ?1 AND space_key = ?2")
             .bind(tenant)
             .bind(&space.key)
@@ -265,7 +268,7 @@ impl Store for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(existed == 0)
+        Ok(!existed)
     }
 
     async fn space(&self, tenant: &str, key: &str) -> Result<Option<Space>> {
@@ -366,23 +369,31 @@ impl Store for SqliteStore {
     }
 
     async fn put_installation(&self, tenant: &str, inst: &Installation) -> Result<bool> {
-        let res = sqlx::query(
-            "INSERT INTO installations (tenant, app_key, shared_secret, descriptor, installed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (tenant, app_key) DO UPDATE SET shared_secret = excluded.shared_secret, descriptor = excluded.descriptor, installed_at_ms = excluded.installed_at_ms \
-             RETURNING (SELECT COUNT(*) FROM installations WHERE tenant = ?1 AND app_key = ?2) AS existed",
+        let mut tx = self.begin_write().await?;
+        let existed = sqlx::query("SELECT 1 FROM installations WHERE tenant = ?1 AND app_key = ?2")
+            .bind(tenant)
+            .bind(&inst.app_key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO installations (tenant, app_key, base_url, shared_secret, descriptor, installed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (tenant, app_key) DO UPDATE SET base_url = excluded.base_url, shared_secret = excluded.shared_secret, descriptor = excluded.descriptor, installed_at_ms = excluded.installed_at_ms",
         )
         .bind(tenant)
         .bind(&inst.app_key)
+        .bind(&inst.base_url)
         .bind(&inst.shared_secret)
         .bind(inst.descriptor.to_string())
         .bind(inst.installed_at_ms)
-        .fetch_one(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(res.try_get::<i64, _>("existed")? == 0)
+        tx.commit().await?;
+        Ok(!existed)
     }
 
     async fn installation(&self, tenant: &str, app_key: &str) -> Result<Option<Installation>> {
-        let row = sqlx::query("SELECT app_key, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = ?1 AND app_key = ?2")
+        let row = sqlx::query("SELECT app_key, base_url, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = ?1 AND app_key = ?2")
             .bind(tenant)
             .bind(app_key)
             .fetch_optional(&self.pool)
@@ -391,7 +402,7 @@ impl Store for SqliteStore {
     }
 
     async fn installations(&self, tenant: &str) -> Result<Vec<Installation>> {
-        let rows = sqlx::query("SELECT app_key, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = ?1 ORDER BY app_key")
+        let rows = sqlx::query("SELECT app_key, base_url, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = ?1 ORDER BY app_key")
             .bind(tenant)
             .fetch_all(&self.pool)
             .await?;
@@ -453,6 +464,7 @@ impl Store for SqliteStore {
             Precondition::None => true,
             Precondition::Exists => live_version.is_some(),
             Precondition::Version(n) => live_version == Some(n),
+            Precondition::Absent => live_version.is_none(),
         };
         if !ok {
             return Err(StoreError::VersionConflict {
@@ -545,6 +557,7 @@ fn installation_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Installation> {
     let descriptor: String = r.try_get("descriptor")?;
     Ok(Installation {
         app_key: r.try_get("app_key")?,
+        base_url: r.try_get("base_url")?,
         shared_secret: r.try_get("shared_secret")?,
         descriptor: serde_json::from_str(&descriptor).map_err(|_| bad_row("installation"))?,
         installed_at_ms: r.try_get("installed_at_ms")?,

@@ -53,6 +53,8 @@ CREATE TABLE content (
 CREATE TABLE installations (
     tenant          TEXT NOT NULL REFERENCES tenants(name),
     app_key         TEXT NOT NULL,
+    -- where the app is reached: the descriptor's baseUrl, or the override given at install
+    base_url        TEXT NOT NULL,
     shared_secret   TEXT,
     descriptor      TEXT NOT NULL,
     installed_at_ms INTEGER NOT NULL,
