@@ -118,8 +118,9 @@ impl AppPropertyPolicy {
                     })?;
                     KeyPattern::Key(k)
                 }
+                // An empty prefix is allowed: it governs every undeclared key.
                 (None, Some(p)) => {
-                    validate::property_key(&p).map_err(|e| {
+                    (if p.is_empty() { Ok(()) } else { validate::property_key(&p) }).map_err(|e| {
                         Invalid::new("invalid_descriptor", format!("{at}.prefix: {}", e.message))
                     })?;
                     KeyPattern::Prefix(p)
@@ -203,6 +204,13 @@ mod tests {
         let default = p.read_rule("other");
         assert_eq!(default.roles, &[Role::App]);
         assert!(default.entry.is_none());
+    }
+
+    #[test]
+    fn empty_prefix_governs_every_other_key() {
+        let p = policy(json!([{"prefix": "", "read": ["user"]}, {"key": "secret"}]));
+        assert_eq!(p.read_rule("anything").roles, &[Role::User]);
+        assert_eq!(p.read_rule("secret").roles, &[Role::App]);
     }
 
     #[test]
