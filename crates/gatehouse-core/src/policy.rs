@@ -120,7 +120,12 @@ impl AppPropertyPolicy {
                 }
                 // An empty prefix is allowed: it governs every undeclared key.
                 (None, Some(p)) => {
-                    (if p.is_empty() { Ok(()) } else { validate::property_key(&p) }).map_err(|e| {
+                    (if p.is_empty() {
+                        Ok(())
+                    } else {
+                        validate::property_key(&p)
+                    })
+                    .map_err(|e| {
                         Invalid::new("invalid_descriptor", format!("{at}.prefix: {}", e.message))
                     })?;
                     KeyPattern::Prefix(p)

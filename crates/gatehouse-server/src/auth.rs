@@ -13,7 +13,10 @@ use gatehouse_store::{Installation, Tenant};
 
 use crate::{ApiError, AppState, descriptor_of, now_ms, secrets};
 
-async fn tenant_param(parts: &mut Parts, state: &AppState) -> Result<(String, Option<Tenant>), ApiError> {
+async fn tenant_param(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(String, Option<Tenant>), ApiError> {
     let params = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::bad_request("bad_path", "The path could not be decoded."))?;
@@ -42,12 +45,21 @@ impl FromRequestParts<AppState> for HostCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (_, tenant) = tenant_param(parts, state).await?;
-        let key = credential(&parts.headers, "Bearer")
-            .ok_or_else(|| ApiError::unauthorized("missing_host_key", "Send the tenant's host key as `Authorization: Bearer <key>`."))?;
+        let key = credential(&parts.headers, "Bearer").ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_host_key",
+                "Send the tenant's host key as `Authorization: Bearer <key>`.",
+            )
+        })?;
         // An unknown tenant and a wrong key get the same answer.
         match tenant {
-            Some(t) if secrets::hash_host_key(key) == t.host_key_hash => Ok(HostCaller { tenant: t }),
-            _ => Err(ApiError::unauthorized("invalid_host_key", "The host key is not valid for this tenant.")),
+            Some(t) if secrets::hash_host_key(key) == t.host_key_hash => {
+                Ok(HostCaller { tenant: t })
+            }
+            _ => Err(ApiError::unauthorized(
+                "invalid_host_key",
+                "The host key is not valid for this tenant.",
+            )),
         }
     }
 }
@@ -77,7 +89,9 @@ fn token_from(parts: &Parts) -> Option<String> {
 }
 
 fn form_urlencoded_jwt(query: &str) -> Option<String> {
-    query.split('&').find_map(|pair| pair.strip_prefix("jwt=").map(str::to_string))
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("jwt=").map(str::to_string))
 }
 
 impl FromRequestParts<AppState> for AppCaller {
@@ -86,7 +100,10 @@ impl FromRequestParts<AppState> for AppCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (name, tenant) = tenant_param(parts, state).await?;
         let jwt = token_from(parts).ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "Send a Connect JWT as `Authorization: JWT <token>`.")
+            ApiError::unauthorized(
+                "missing_token",
+                "Send a Connect JWT as `Authorization: JWT <token>`.",
+            )
         })?;
         let tenant = tenant.ok_or(TokenError::UnknownIssuer)?;
         let unverified = token::peek(&jwt)?;
@@ -96,16 +113,30 @@ impl FromRequestParts<AppState> for AppCaller {
         // A token issued by the host (iss = the tenant's client key) is a
         // context token: it stands for a user, never for the app.
         let context = unverified.iss == tenant.client_key;
-        let app_key = if context { unverified.audience().ok_or(TokenError::Malformed)? } else { unverified.iss.as_str() };
-        let installation = store.installation(&name, app_key).await?.ok_or(TokenError::UnknownIssuer)?;
-        let secret = installation.shared_secret.as_deref().ok_or(TokenError::AppWithoutAuthentication)?;
+        let app_key = if context {
+            unverified.audience().ok_or(TokenError::Malformed)?
+        } else {
+            unverified.iss.as_str()
+        };
+        let installation = store
+            .installation(&name, app_key)
+            .await?
+            .ok_or(TokenError::UnknownIssuer)?;
+        let secret = installation
+            .shared_secret
+            .as_deref()
+            .ok_or(TokenError::AppWithoutAuthentication)?;
         let claims = token::verify(&jwt, secret.as_bytes(), now)?;
         let descriptor = descriptor_of(&installation)?;
 
         let actor_for = |sub: Option<String>| async move {
             match sub {
                 None => Ok::<_, ApiError>(Actor::anonymous()),
-                Some(id) => Ok(store.user(&name, &id).await?.ok_or(TokenError::UnknownSubject)?.actor()),
+                Some(id) => Ok(store
+                    .user(&name, &id)
+                    .await?
+                    .ok_or(TokenError::UnknownSubject)?
+                    .actor()),
             }
         };
         let principal = if context {
@@ -113,14 +144,23 @@ impl FromRequestParts<AppState> for AppCaller {
                 return Err(TokenError::QshMismatch.into());
             }
             token::check_mint_mark(&claims, tenant.mint_key.as_bytes())?;
-            Principal::UserInApp { app_key: installation.app_key.clone(), actor: actor_for(claims.sub.clone()).await? }
+            Principal::UserInApp {
+                app_key: installation.app_key.clone(),
+                actor: actor_for(claims.sub.clone()).await?,
+            }
         } else {
             let base_path = format!("/t/{}", tenant.name);
             let relative = parts.uri.path().strip_prefix(&base_path).unwrap_or("/");
-            let expected = qsh::query_string_hash(parts.method.as_str(), relative, parts.uri.query().unwrap_or(""));
+            let expected = qsh::query_string_hash(
+                parts.method.as_str(),
+                relative,
+                parts.uri.query().unwrap_or(""),
+            );
             token::check_qsh(&claims, &expected)?;
             match claims.sub.clone() {
-                None => Principal::App { app_key: installation.app_key.clone() },
+                None => Principal::App {
+                    app_key: installation.app_key.clone(),
+                },
                 Some(sub) => {
                     if !descriptor.scopes.grants(Scope::ActAsUser) {
                         return Err(ApiError::forbidden(
@@ -128,10 +168,18 @@ impl FromRequestParts<AppState> for AppCaller {
                             "The token names a user in `sub`, but the app did not declare the ACT_AS_USER scope; declare it, or sign without `sub`.",
                         ));
                     }
-                    Principal::AppActingAsUser { app_key: installation.app_key.clone(), actor: actor_for(Some(sub)).await? }
+                    Principal::AppActingAsUser {
+                        app_key: installation.app_key.clone(),
+                        actor: actor_for(Some(sub)).await?,
+                    }
                 }
             }
         };
-        Ok(AppCaller { tenant, principal, installation, descriptor })
+        Ok(AppCaller {
+            tenant,
+            principal,
+            installation,
+            descriptor,
+        })
     }
 }

@@ -14,17 +14,23 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("The request body exceeds {} bytes.", crate::MAX_BODY_BYTES),
-                )
-            } else {
-                ApiError::bad_request("unreadable_body", format!("The request body could not be read: {e}"))
-            }
-        })
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        format!("The request body exceeds {} bytes.", crate::MAX_BODY_BYTES),
+                    )
+                } else {
+                    ApiError::bad_request(
+                        "unreadable_body",
+                        format!("The request body could not be read: {e}"),
+                    )
+                }
+            })
     }
 }
 
@@ -37,7 +43,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            ApiError::bad_request("malformed_json", format!("The request body is not the JSON this endpoint expects: {e}"))
+            ApiError::bad_request(
+                "malformed_json",
+                format!("The request body is not the JSON this endpoint expects: {e}"),
+            )
         })
     }
 }

@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -30,17 +34,29 @@ impl ApiError {
     /// The one answer for "does not exist" and "exists but you may not see it",
     /// so a 404 never tells the two apart.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("No {what} here, or you may not see it."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No {what} here, or you may not see it."),
+        )
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something failed inside Gatehouse; the change was not made. Try again, and report it if it persists.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something failed inside Gatehouse; the change was not made. Try again, and report it if it persists.",
+        )
     }
 }
 
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
-        let status = if e.code == "value_too_large" { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        let status = if e.code == "value_too_large" {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         ApiError::new(status, e.code, e.message)
     }
 }
@@ -75,7 +91,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({"code": self.code, "message": self.message});
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("JWT realm=\"gatehouse\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("JWT realm=\"gatehouse\""),
+            );
         }
         resp
     }

@@ -23,17 +23,27 @@ use crate::{ApiError, ApiResult, AppState, descriptor_of, now_ms, secrets};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/t/{tenant}/host/users/{account_id}", put(put_user).get(get_user))
+        .route(
+            "/t/{tenant}/host/users/{account_id}",
+            put(put_user).get(get_user),
+        )
         .route("/t/{tenant}/host/spaces/{space_key}", put(put_space))
         .route("/t/{tenant}/host/content/{content_id}", put(put_content))
         .route("/t/{tenant}/host/apps", post(install_app).get(list_apps))
-        .route("/t/{tenant}/host/apps/{app_key}", get(get_app).delete(uninstall_app))
+        .route(
+            "/t/{tenant}/host/apps/{app_key}",
+            get(get_app).delete(uninstall_app),
+        )
         .route("/t/{tenant}/host/context-token", post(context_token))
         .route("/t/{tenant}/host/audit", get(audit))
 }
 
 fn created_or_ok(created: bool) -> StatusCode {
-    if created { StatusCode::CREATED } else { StatusCode::OK }
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,15 +63,32 @@ async fn put_user(
 ) -> ApiResult<Response> {
     validate::directory_id("account id", &account_id)?;
     if body.site_admin && body.account_type != AccountType::Licensed {
-        return Err(ApiError::bad_request("invalid_user", "Only licensed accounts can be site admins."));
+        return Err(ApiError::bad_request(
+            "invalid_user",
+            "Only licensed accounts can be site admins.",
+        ));
     }
-    let user = User { account_id, display_name: body.display_name, account_type: body.account_type, site_admin: body.site_admin };
+    let user = User {
+        account_id,
+        display_name: body.display_name,
+        account_type: body.account_type,
+        site_admin: body.site_admin,
+    };
     let created = state.store.put_user(&host.tenant.name, &user).await?;
     Ok((created_or_ok(created), Json(user)).into_response())
 }
 
-async fn get_user(State(state): State<AppState>, host: HostCaller, Path((_, account_id)): Path<(String, String)>) -> ApiResult<Json<User>> {
-    state.store.user(&host.tenant.name, &account_id).await?.map(Json).ok_or_else(|| ApiError::not_found("such user"))
+async fn get_user(
+    State(state): State<AppState>,
+    host: HostCaller,
+    Path((_, account_id)): Path<(String, String)>,
+) -> ApiResult<Json<User>> {
+    state
+        .store
+        .user(&host.tenant.name, &account_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("such user"))
 }
 
 #[derive(Deserialize)]
@@ -84,10 +111,22 @@ async fn put_space(
         validate::directory_id("account id", &account)?;
         members.insert(account, Permissions::parse(&names)?);
     }
-    let space = Space { key: space_key, name: body.name, members };
+    let space = Space {
+        key: space_key,
+        name: body.name,
+        members,
+    };
     let created = state.store.put_space(&host.tenant.name, &space).await?;
-    let members: BTreeMap<_, _> = space.members.iter().map(|(k, p)| (k.clone(), p.names())).collect();
-    Ok((created_or_ok(created), Json(json!({"key": space.key, "name": space.name, "members": members}))).into_response())
+    let members: BTreeMap<_, _> = space
+        .members
+        .iter()
+        .map(|(k, p)| (k.clone(), p.names()))
+        .collect();
+    Ok((
+        created_or_ok(created),
+        Json(json!({"key": space.key, "name": space.name, "members": members})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -106,7 +145,12 @@ async fn put_content(
     JsonBody(body): JsonBody<ContentBody>,
 ) -> ApiResult<Response> {
     validate::directory_id("content id", &content_id)?;
-    let content = Content { id: content_id, space_key: body.space, title: body.title, restricted_to: body.restricted_to };
+    let content = Content {
+        id: content_id,
+        space_key: body.space,
+        title: body.title,
+        restricted_to: body.restricted_to,
+    };
     let created = state.store.put_content(&host.tenant.name, &content).await?;
     Ok((
         created_or_ok(created),
@@ -130,12 +174,26 @@ fn app_summary(inst: &Installation) -> Value {
 }
 
 async fn list_apps(State(state): State<AppState>, host: HostCaller) -> ApiResult<Json<Value>> {
-    let apps: Vec<Value> = state.store.installations(&host.tenant.name).await?.iter().map(app_summary).collect();
+    let apps: Vec<Value> = state
+        .store
+        .installations(&host.tenant.name)
+        .await?
+        .iter()
+        .map(app_summary)
+        .collect();
     Ok(Json(json!({"apps": apps})))
 }
 
-async fn get_app(State(state): State<AppState>, host: HostCaller, Path((_, app_key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let inst = state.store.installation(&host.tenant.name, &app_key).await?.ok_or_else(|| ApiError::not_found("such app"))?;
+async fn get_app(
+    State(state): State<AppState>,
+    host: HostCaller,
+    Path((_, app_key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let inst = state
+        .store
+        .installation(&host.tenant.name, &app_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("such app"))?;
     let mut summary = app_summary(&inst);
     summary["descriptor"] = inst.descriptor;
     Ok(Json(summary))
@@ -145,8 +203,17 @@ async fn get_app(State(state): State<AppState>, host: HostCaller, Path((_, app_k
 /// a reinstall is signed (HS256, iss = client key) with the secret the app
 /// already holds; a first install, whose payload carries the new secret, is
 /// not signed, because the app has no secret yet to check it with.
-fn lifecycle_token(client_key: &str, app_key: &str, secret: &str, method: &str, url: &str, base_url: &str) -> String {
-    let relative = url.strip_prefix(base_url.trim_end_matches('/')).unwrap_or(url);
+fn lifecycle_token(
+    client_key: &str,
+    app_key: &str,
+    secret: &str,
+    method: &str,
+    url: &str,
+    base_url: &str,
+) -> String {
+    let relative = url
+        .strip_prefix(base_url.trim_end_matches('/'))
+        .unwrap_or(url);
     let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
     let now = now_ms() / 1000;
     let claims = Claims {
@@ -162,19 +229,40 @@ fn lifecycle_token(client_key: &str, app_key: &str, secret: &str, method: &str, 
     token::sign_hs256(&claims, secret.as_bytes())
 }
 
-async fn send_lifecycle(state: &AppState, url: &str, payload: &Value, signing: Option<(&str, &str, &str, &str)>) -> Result<(), String> {
+async fn send_lifecycle(
+    state: &AppState,
+    url: &str,
+    payload: &Value,
+    signing: Option<(&str, &str, &str, &str)>,
+) -> Result<(), String> {
     let mut req = state.http.post(url).json(payload);
     if let Some((client_key, app_key, secret, base_url)) = signing {
-        req = req.header("Authorization", format!("JWT {}", lifecycle_token(client_key, app_key, secret, "POST", url, base_url)));
+        req = req.header(
+            "Authorization",
+            format!(
+                "JWT {}",
+                lifecycle_token(client_key, app_key, secret, "POST", url, base_url)
+            ),
+        );
     }
-    let resp = req.send().await.map_err(|e| format!("could not reach {url}: {e}"))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("could not reach {url}: {e}"))?;
     if !resp.status().is_success() {
         return Err(format!("{url} answered {}", resp.status()));
     }
     Ok(())
 }
 
-fn lifecycle_payload(state: &AppState, tenant: &str, client_key: &str, d: &Descriptor, secret: Option<&str>, event: &str) -> Value {
+fn lifecycle_payload(
+    state: &AppState,
+    tenant: &str,
+    client_key: &str,
+    d: &Descriptor,
+    secret: Option<&str>,
+    event: &str,
+) -> Value {
     json!({
         "key": d.key,
         "clientKey": client_key,
@@ -201,24 +289,50 @@ async fn install_app(
     query: Result<Query<InstallQuery>, axum::extract::rejection::QueryRejection>,
     RawBody(bytes): RawBody,
 ) -> ApiResult<Response> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_query", format!("The only query parameter is baseUrl: {e}")))?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(
+            "bad_query",
+            format!("The only query parameter is baseUrl: {e}"),
+        )
+    })?;
     let mut descriptor = Descriptor::parse(&bytes)?;
     if let Some(url) = q.base_url {
         check_base_url(&url)?;
         descriptor.base_url = url;
     }
     let tenant = &host.tenant;
-    let previous = state.store.installation(&tenant.name, &descriptor.key).await?;
+    let previous = state
+        .store
+        .installation(&tenant.name, &descriptor.key)
+        .await?;
     let previous_secret = previous.as_ref().and_then(|p| p.shared_secret.clone());
     // A reinstall keeps the secret, so running app servers keep working.
     let secret = match descriptor.authentication {
-        Authentication::Jwt => Some(previous_secret.clone().unwrap_or_else(secrets::random_token)),
+        Authentication::Jwt => Some(
+            previous_secret
+                .clone()
+                .unwrap_or_else(secrets::random_token),
+        ),
         Authentication::None => None,
     };
     if let Some(path) = &descriptor.lifecycle.installed {
         let url = descriptor.resolve_url(path);
-        let payload = lifecycle_payload(&state, &tenant.name, &tenant.client_key, &descriptor, secret.as_deref(), "installed");
-        let signing = previous_secret.as_deref().map(|s| (tenant.client_key.as_str(), descriptor.key.as_str(), s, descriptor.base_url.as_str()));
+        let payload = lifecycle_payload(
+            &state,
+            &tenant.name,
+            &tenant.client_key,
+            &descriptor,
+            secret.as_deref(),
+            "installed",
+        );
+        let signing = previous_secret.as_deref().map(|s| {
+            (
+                tenant.client_key.as_str(),
+                descriptor.key.as_str(),
+                s,
+                descriptor.base_url.as_str(),
+            )
+        });
         // Nothing is stored unless the app accepted the installation.
         send_lifecycle(&state, &url, &payload, signing).await.map_err(|why| {
             ApiError::new(
@@ -243,21 +357,46 @@ async fn install_app(
         .into_response())
 }
 
-async fn uninstall_app(State(state): State<AppState>, host: HostCaller, Path((_, app_key)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn uninstall_app(
+    State(state): State<AppState>,
+    host: HostCaller,
+    Path((_, app_key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let tenant = &host.tenant;
-    let inst = state.store.installation(&tenant.name, &app_key).await?.ok_or_else(|| ApiError::not_found("such app"))?;
+    let inst = state
+        .store
+        .installation(&tenant.name, &app_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("such app"))?;
     if let Ok(d) = descriptor_of(&inst)
         && let Some(path) = &d.lifecycle.uninstalled
     {
         let url = d.resolve_url(path);
-        let payload = lifecycle_payload(&state, &tenant.name, &tenant.client_key, &d, None, "uninstalled");
-        let signing = inst.shared_secret.as_deref().map(|s| (tenant.client_key.as_str(), d.key.as_str(), s, d.base_url.as_str()));
+        let payload = lifecycle_payload(
+            &state,
+            &tenant.name,
+            &tenant.client_key,
+            &d,
+            None,
+            "uninstalled",
+        );
+        let signing = inst.shared_secret.as_deref().map(|s| {
+            (
+                tenant.client_key.as_str(),
+                d.key.as_str(),
+                s,
+                d.base_url.as_str(),
+            )
+        });
         // The host's decision to uninstall stands even if the app is down.
         if let Err(why) = send_lifecycle(&state, &url, &payload, signing).await {
             tracing::warn!(app = %app_key, %why, "uninstalled callback failed; uninstalling anyway");
         }
     }
-    state.store.delete_installation(&tenant.name, &app_key).await?;
+    state
+        .store
+        .delete_installation(&tenant.name, &app_key)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -268,15 +407,32 @@ struct ContextTokenBody {
     account_id: Option<String>,
 }
 
-async fn context_token(State(state): State<AppState>, host: HostCaller, JsonBody(body): JsonBody<ContextTokenBody>) -> ApiResult<Json<Value>> {
+async fn context_token(
+    State(state): State<AppState>,
+    host: HostCaller,
+    JsonBody(body): JsonBody<ContextTokenBody>,
+) -> ApiResult<Json<Value>> {
     let tenant = &host.tenant;
-    let inst = state.store.installation(&tenant.name, &body.app).await?.ok_or_else(|| ApiError::not_found("such app"))?;
+    let inst = state
+        .store
+        .installation(&tenant.name, &body.app)
+        .await?
+        .ok_or_else(|| ApiError::not_found("such app"))?;
     let secret = inst.shared_secret.as_deref().ok_or_else(|| {
-        ApiError::bad_request("app_without_authentication", "The app uses authentication \"none\"; it gets no context tokens.")
+        ApiError::bad_request(
+            "app_without_authentication",
+            "The app uses authentication \"none\"; it gets no context tokens.",
+        )
     })?;
     let user = match &body.account_id {
         None => None,
-        Some(id) => Some(state.store.user(&tenant.name, id).await?.ok_or_else(|| ApiError::not_found("such user"))?),
+        Some(id) => Some(
+            state
+                .store
+                .user(&tenant.name, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("such user"))?,
+        ),
     };
     let now = now_ms() / 1000;
     let jwt = token::mint_context_token(&ContextTokenSpec {
@@ -287,7 +443,9 @@ async fn context_token(State(state): State<AppState>, host: HostCaller, JsonBody
         user: user.as_ref(),
         now,
     });
-    Ok(Json(json!({"token": jwt, "expiresAt": now + token::CONTEXT_TOKEN_TTL_SECS})))
+    Ok(Json(
+        json!({"token": jwt, "expiresAt": now + token::CONTEXT_TOKEN_TTL_SECS}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -301,14 +459,33 @@ struct AuditQuery {
 
 const MAX_AUDIT_PAGE: u32 = 1000;
 
-async fn audit(State(state): State<AppState>, host: HostCaller, query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<Json<Value>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_query", format!("Query parameters are app, key, after, limit: {e}")))?;
+async fn audit(
+    State(state): State<AppState>,
+    host: HostCaller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(
+            "bad_query",
+            format!("Query parameters are app, key, after, limit: {e}"),
+        )
+    })?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_AUDIT_PAGE {
-        return Err(ApiError::bad_request("bad_query", format!("limit must be between 1 and {MAX_AUDIT_PAGE}.")));
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!("limit must be between 1 and {MAX_AUDIT_PAGE}."),
+        ));
     }
-    let filter = AuditFilter { app: q.app, key: q.key, after_id: q.after, limit };
+    let filter = AuditFilter {
+        app: q.app,
+        key: q.key,
+        after_id: q.after,
+        limit,
+    };
     let entries = state.store.audit(&host.tenant.name, &filter).await?;
-    let next = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
+    let next = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
     Ok(Json(json!({"entries": entries, "next": next})))
 }

@@ -45,7 +45,11 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client configuration is static");
-        AppState { store, public_url: public_url.trim_end_matches('/').into(), http }
+        AppState {
+            store,
+            public_url: public_url.trim_end_matches('/').into(),
+            http,
+        }
     }
 
     /// The base URL apps address this tenant by.
@@ -56,20 +60,36 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
         .merge(host_api::routes())
         .merge(app_api::routes())
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_endpoint", "No endpoint at this path; see the README for the API.") })
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no_such_endpoint",
+                "No endpoint at this path; see the README for the API.",
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not accept that method.")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This endpoint does not accept that method.",
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// The descriptor of an installation, addressed at the installation's base URL.
-pub fn descriptor_of(inst: &gatehouse_store::Installation) -> ApiResult<gatehouse_core::descriptor::Descriptor> {
-    let mut d = gatehouse_core::descriptor::Descriptor::from_value(inst.descriptor.clone()).map_err(ApiError::internal)?;
+pub fn descriptor_of(
+    inst: &gatehouse_store::Installation,
+) -> ApiResult<gatehouse_core::descriptor::Descriptor> {
+    let mut d = gatehouse_core::descriptor::Descriptor::from_value(inst.descriptor.clone())
+        .map_err(ApiError::internal)?;
     d.base_url = inst.base_url.clone();
     Ok(d)
 }

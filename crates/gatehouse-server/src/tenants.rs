@@ -32,7 +32,12 @@ fn check_key(key: &str) -> Result<(), TenantError> {
 }
 
 /// Creates tenant `name`; returns the host key (the given one, or a new one).
-pub async fn create(store: &dyn Store, name: &str, host_key: Option<&str>, now_ms: i64) -> Result<String, TenantError> {
+pub async fn create(
+    store: &dyn Store,
+    name: &str,
+    host_key: Option<&str>,
+    now_ms: i64,
+) -> Result<String, TenantError> {
     validate::tenant_name(name).map_err(|e| TenantError::Invalid(e.message))?;
     let key = match host_key {
         Some(k) => {
@@ -57,7 +62,12 @@ pub async fn create(store: &dyn Store, name: &str, host_key: Option<&str>, now_m
 
 /// What `serve` does at start for the default tenant: create it on first
 /// start (returning the host key to print), or check a given key still fits.
-pub async fn ensure(store: &dyn Store, name: &str, host_key: Option<&str>, now_ms: i64) -> Result<Option<String>, TenantError> {
+pub async fn ensure(
+    store: &dyn Store,
+    name: &str,
+    host_key: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<String>, TenantError> {
     match store.tenant(name).await? {
         None => match create(store, name, host_key, now_ms).await {
             Ok(key) => Ok(Some(key)),
@@ -66,14 +76,20 @@ pub async fn ensure(store: &dyn Store, name: &str, host_key: Option<&str>, now_m
             Err(e) => Err(e),
         },
         Some(t) => match host_key {
-            Some(k) if secrets::hash_host_key(k) != t.host_key_hash => Err(TenantError::KeyMismatch(name.to_string())),
+            Some(k) if secrets::hash_host_key(k) != t.host_key_hash => {
+                Err(TenantError::KeyMismatch(name.to_string()))
+            }
             _ => Ok(None),
         },
     }
 }
 
 /// Replaces a tenant's host key; returns the new key.
-pub async fn rotate_key(store: &dyn Store, name: &str, host_key: Option<&str>) -> Result<String, TenantError> {
+pub async fn rotate_key(
+    store: &dyn Store,
+    name: &str,
+    host_key: Option<&str>,
+) -> Result<String, TenantError> {
     let key = match host_key {
         Some(k) => {
             check_key(k)?;
@@ -81,7 +97,10 @@ pub async fn rotate_key(store: &dyn Store, name: &str, host_key: Option<&str>) -
         }
         None => secrets::new_host_key(),
     };
-    match store.set_host_key_hash(name, &secrets::hash_host_key(&key)).await {
+    match store
+        .set_host_key_hash(name, &secrets::hash_host_key(&key))
+        .await
+    {
         Ok(()) => Ok(key),
         Err(StoreError::NotFound) => Err(TenantError::Missing(name.to_string())),
         Err(e) => Err(e.into()),

@@ -10,7 +10,9 @@ use serde_json::json;
 async fn atlassian_jwt_client_works_unchanged() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop");
     assert!(
-        std::path::Path::new(root).join("node_modules/atlassian-jwt").exists(),
+        std::path::Path::new(root)
+            .join("node_modules/atlassian-jwt")
+            .exists(),
         "interop/node_modules is missing: run scripts/test (it runs `npm ci` in interop/)"
     );
     let gh = start().await;
@@ -31,10 +33,20 @@ async fn atlassian_jwt_client_works_unchanged() {
         .expect("node must be installed to run the interop test");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the atlassian-jwt client failed:\n{stdout}");
-    assert!(stdout.contains(" 0 failed") && !stdout.contains("FAIL "), "{stdout}");
+    assert!(
+        out.status.success(),
+        "the atlassian-jwt client failed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(" 0 failed") && !stdout.contains("FAIL "),
+        "{stdout}"
+    );
     // The writes it made are in the audit log as the app's own.
     let audit = gh.audit("default", "app=interop-app&key=config").await;
     assert_eq!(audit.len(), 3, "create, update, delete: {audit:?}");
-    assert!(audit.iter().all(|e| e["principalKind"] == "app" && e["outcome"] == "ok"));
+    assert!(
+        audit
+            .iter()
+            .all(|e| e["principalKind"] == "app" && e["outcome"] == "ok")
+    );
 }

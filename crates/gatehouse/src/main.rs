@@ -86,9 +86,14 @@ async fn open(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open(&args.store).await?;
-    let new_key = tenants::ensure(store.as_ref(), DEFAULT_TENANT, args.host_key.as_deref(), now_ms())
-        .await
-        .map_err(|e| e.to_string())?;
+    let new_key = tenants::ensure(
+        store.as_ref(),
+        DEFAULT_TENANT,
+        args.host_key.as_deref(),
+        now_ms(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -97,11 +102,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let state = AppState::new(store, &public_url);
     println!("Gatehouse listening on http://{addr}");
     println!("data directory: {}", args.store.data_dir.display());
-    println!("tenant {DEFAULT_TENANT}: base URL {}", state.tenant_base_url(DEFAULT_TENANT));
+    println!(
+        "tenant {DEFAULT_TENANT}: base URL {}",
+        state.tenant_base_url(DEFAULT_TENANT)
+    );
     match (new_key, args.host_key.is_some()) {
-        (Some(key), false) => println!("host key: {key}  (generated now and shown only once; keep it)"),
+        (Some(key), false) => {
+            println!("host key: {key}  (generated now and shown only once; keep it)")
+        }
         (Some(_), true) => println!("host key: as given by --host-key / GATEHOUSE_HOST_KEY"),
-        (None, _) => println!("host key: set at first start (replace it with `gatehouse tenant rotate-key {DEFAULT_TENANT}`)"),
+        (None, _) => println!(
+            "host key: set at first start (replace it with `gatehouse tenant rotate-key {DEFAULT_TENANT}`)"
+        ),
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -129,17 +141,29 @@ async fn shutdown_signal() {
 
 async fn tenant(cmd: TenantCommand) -> Result<(), String> {
     match cmd {
-        TenantCommand::Create { name, store, host_key } => {
+        TenantCommand::Create {
+            name,
+            store,
+            host_key,
+        } => {
             let store = open(&store).await?;
-            let key = tenants::create(store.as_ref(), &name, host_key.as_deref(), now_ms()).await.map_err(|e| e.to_string())?;
+            let key = tenants::create(store.as_ref(), &name, host_key.as_deref(), now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
             println!("tenant {name} created; base path /t/{name}");
             if host_key.is_none() {
                 println!("host key: {key}  (shown only once; keep it)");
             }
         }
-        TenantCommand::RotateKey { name, store, host_key } => {
+        TenantCommand::RotateKey {
+            name,
+            store,
+            host_key,
+        } => {
             let store = open(&store).await?;
-            let key = tenants::rotate_key(store.as_ref(), &name, host_key.as_deref()).await.map_err(|e| e.to_string())?;
+            let key = tenants::rotate_key(store.as_ref(), &name, host_key.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             println!("host key of tenant {name} replaced; the old key no longer works");
             if host_key.is_none() {
                 println!("host key: {key}  (shown only once; keep it)");
@@ -158,7 +182,9 @@ async fn tenant(cmd: TenantCommand) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
