@@ -4,8 +4,12 @@
 //! must hold inside a transaction (version checks, the single-space guest
 //! rule, the audit entry that goes with every change).
 
+mod postgres;
+mod sql;
 mod sqlite;
+pub mod test_support;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -183,6 +187,13 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant(&self, name: &str) -> Result<Option<Tenant>>;
     async fn tenant_names(&self) -> Result<Vec<String>>;
     async fn set_host_key_hash(&self, name: &str, hash: &str) -> Result<()>;
+    /// Every tenant's generation: a counter bumped, in the same transaction,
+    /// by every change that in-memory views of a tenant depend on.
+    async fn generations(&self) -> Result<Vec<(String, i64)>>;
+    /// Names of tenants changed by other processes, as they commit, where
+    /// the backend can push them (PostgreSQL `LISTEN/NOTIFY`); `None` where it
+    /// cannot, and then polling [`Store::generations`] is the only way.
+    fn change_feed(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
 
     // -- directory -- (`put_*` return true when they created the record)
     async fn put_user(&self, tenant: &str, user: &User) -> Result<bool>;

@@ -99,3 +99,9 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+-- Bumped with every change that replicas' in-memory views depend on.
+CREATE TABLE tenant_generations (
+    tenant     TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+);

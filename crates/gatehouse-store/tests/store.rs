@@ -1,13 +1,17 @@
-//! Store-level integrity rules, on a real SQLite file.
+//! Store-level integrity rules, on a real SQLite file or a real PostgreSQL
+//! schema (scripts/test runs this file once for each).
+
+use std::sync::Arc;
 
 use gatehouse_core::directory::User;
 use gatehouse_core::principal::AccountType;
+use gatehouse_store::test_support::{fresh_database_url, fresh_store};
 use gatehouse_store::*;
 use serde_json::json;
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
+async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).await.unwrap();
+    let s = fresh_store(dir.path()).await;
     s.create_tenant(&Tenant {
         name: "t".into(),
         host_key_hash: "h".into(),
@@ -38,23 +42,63 @@ fn write(key: &str, change: Change, pre: Precondition) -> PropertyWrite {
 
 #[tokio::test]
 async fn the_audit_log_is_append_only_in_the_database_itself() {
-    let (dir, s) = store().await;
-    s.write_property(&write("k", Change::Put(json!(1)), Precondition::None))
-        .await
-        .unwrap();
-    // Go around the Store API, straight to the file: the triggers still refuse.
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("gatehouse.db").display()
-    ))
-    .await
-    .unwrap();
-    let upd = sqlx::query("UPDATE audit_log SET account_id = 'someone'")
-        .execute(&pool)
-        .await;
-    assert!(upd.unwrap_err().to_string().contains("append-only"));
-    let del = sqlx::query("DELETE FROM audit_log").execute(&pool).await;
-    assert!(del.unwrap_err().to_string().contains("append-only"));
+    // Go around the Store API, straight to the database: the triggers still refuse.
+    let dir = tempfile::tempdir().unwrap();
+    let (s, tamper): (Arc<dyn Store>, Vec<Result<(), String>>) = match fresh_database_url().await {
+        Some(url) => {
+            let s: Arc<dyn Store> = Arc::new(PgStore::connect(&url).await.unwrap());
+            s.create_tenant(&tenant("t")).await.unwrap();
+            s.write_property(&write("k", Change::Put(json!(1)), Precondition::None))
+                .await
+                .unwrap();
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut out = Vec::new();
+            for sql in [
+                "UPDATE audit_log SET account_id = 'someone'",
+                "DELETE FROM audit_log",
+                "TRUNCATE audit_log",
+            ] {
+                out.push(
+                    sqlx::query(sql)
+                        .execute(&pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            (s, out)
+        }
+        None => {
+            let s: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+            s.create_tenant(&tenant("t")).await.unwrap();
+            s.write_property(&write("k", Change::Put(json!(1)), Precondition::None))
+                .await
+                .unwrap();
+            let pool = sqlx::SqlitePool::connect(&format!(
+                "sqlite:{}",
+                dir.path().join("gatehouse.db").display()
+            ))
+            .await
+            .unwrap();
+            let mut out = Vec::new();
+            for sql in [
+                "UPDATE audit_log SET account_id = 'someone'",
+                "DELETE FROM audit_log",
+            ] {
+                out.push(
+                    sqlx::query(sql)
+                        .execute(&pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            (s, out)
+        }
+    };
+    for attempt in tamper {
+        assert!(attempt.unwrap_err().contains("append-only"));
+    }
     assert_eq!(
         s.audit(
             "t",
@@ -68,6 +112,16 @@ async fn the_audit_log_is_append_only_in_the_database_itself() {
         .len(),
         1
     );
+}
+
+fn tenant(name: &str) -> Tenant {
+    Tenant {
+        name: name.into(),
+        host_key_hash: "h".into(),
+        client_key: format!("ck-{name}"),
+        mint_key: "mk".into(),
+        created_at_ms: 0,
+    }
 }
 
 #[tokio::test]
@@ -196,4 +250,53 @@ async fn scopes_and_tenants_are_separate() {
         .unwrap();
     assert!(created);
     assert!(s.user("u", "x").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn concurrent_creators_of_one_key_never_both_win() {
+    // Many writers race to create the same key with If-None-Match: exactly one
+    // creates it; on PostgreSQL the losers hit the primary key and retry.
+    let (_dir, s) = store().await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.write_property(&write("race", Change::Put(json!(i)), Precondition::Absent))
+                .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(out) => {
+                assert_eq!(out.new_version, Some(1));
+                created += 1;
+            }
+            Err(StoreError::VersionConflict { current: Some(1) }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 1);
+    // Unconditional writers all succeed, each with its own version.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.write_property(&write("counter", Change::Put(json!(i)), Precondition::None))
+                .await
+                .unwrap()
+                .new_version
+                .unwrap()
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap());
+    }
+    versions.sort();
+    assert_eq!(
+        versions,
+        (1..=16).collect::<Vec<_>>(),
+        "no lost update, no duplicate version"
+    );
 }
