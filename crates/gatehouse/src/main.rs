@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use gatehouse_server::{AppState, now_ms, router, tenants};
-use gatehouse_store::{SqliteStore, Store};
+use gatehouse_store::{PgStore, SqliteStore, Store};
 
 /// Gatehouse: the trust boundary between a collaboration product and its apps.
 #[derive(Parser)]
@@ -28,9 +28,13 @@ enum Command {
 
 #[derive(Args)]
 struct StoreArgs {
-    /// Directory of the embedded SQLite store.
+    /// Directory of the embedded SQLite store (when no --database-url is given).
     #[arg(long, default_value = "./gatehouse-data", env = "GATEHOUSE_DATA_DIR")]
     data_dir: PathBuf,
+    /// Use PostgreSQL (or a Postgres-wire engine) instead: postgres://user@host:port/db.
+    /// Several `gatehouse serve` processes may share one database.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -78,10 +82,28 @@ enum TenantCommand {
 const DEFAULT_TENANT: &str = "default";
 
 async fn open(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
-    SqliteStore::open(&args.data_dir)
-        .await
-        .map(|s| Arc::new(s) as Arc<dyn Store>)
-        .map_err(|e| format!("cannot open the store in {}: {e}", args.data_dir.display()))
+    match &args.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => PgStore::connect(url)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|e| format!("cannot open the PostgreSQL store: {e}")),
+        Some(_) => Err("--database-url must be a postgres:// or postgresql:// URL; leave it out to use SQLite in --data-dir".into()),
+        None => SqliteStore::open(&args.data_dir)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|e| format!("cannot open the store in {}: {e}", args.data_dir.display())),
+    }
+}
+
+/// Where the store lives, for the start-up banner (no credentials).
+fn store_location(args: &StoreArgs) -> String {
+    match &args.database_url {
+        Some(url) => {
+            let host = url.split('@').next_back().unwrap_or(url);
+            format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
+        }
+        None => format!("SQLite in {}", args.data_dir.display()),
+    }
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -101,7 +123,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState::new(store, &public_url);
     println!("Gatehouse listening on http://{addr}");
-    println!("data directory: {}", args.store.data_dir.display());
+    println!("store: {}", store_location(&args.store));
     println!(
         "tenant {DEFAULT_TENANT}: base URL {}",
         state.tenant_base_url(DEFAULT_TENANT)

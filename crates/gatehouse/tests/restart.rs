@@ -1,5 +1,6 @@
-//! The real binary, restarted (after SIGKILL) on the same data directory:
-//! everything is still there, versions included.
+//! The real binary, restarted (after SIGKILL) on the same store (a SQLite
+//! file, or a PostgreSQL schema in a PostgreSQL run): everything is still
+//! there, versions included.
 
 use std::process::Stdio;
 
@@ -16,12 +17,33 @@ struct Running {
     printed: Vec<String>,
 }
 
-async fn start(dir: &std::path::Path, extra: &[&str]) -> Running {
+/// Where the binary keeps its data in this run: `--data-dir`, plus
+/// `--database-url` in a PostgreSQL run.
+struct StoreArgs {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl StoreArgs {
+    async fn new() -> Self {
+        StoreArgs { dir: tempfile::tempdir().unwrap(), url: gatehouse_store::test_support::fresh_database_url().await }
+    }
+    fn args(&self) -> Vec<String> {
+        let mut a = vec!["--data-dir".to_string(), self.dir.path().display().to_string()];
+        if let Some(u) = &self.url {
+            a.extend(["--database-url".to_string(), u.clone()]);
+        }
+        a
+    }
+}
+
+async fn start(store: &StoreArgs, extra: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(store.args())
         .args(extra)
         .env_remove("GATEHOUSE_HOST_KEY")
+        .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -71,8 +93,8 @@ fn token(app: &str, secret: &str, method: &str, path: &str) -> String {
 
 #[tokio::test]
 async fn values_and_versions_survive_a_kill_and_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut first = start(dir.path(), &[]).await;
+    let store = StoreArgs::new().await;
+    let mut first = start(&store, &[]).await;
     let key_line = first
         .printed
         .iter()
@@ -86,10 +108,9 @@ async fn values_and_versions_survive_a_kill_and_restart() {
             .iter()
             .any(|l| l.contains(&format!("base URL {}/t/default", first.url)))
     );
-    assert!(
-        dir.path().join("gatehouse.db").exists(),
-        "a real SQLite file"
-    );
+    if store.url.is_none() {
+        assert!(store.dir.path().join("gatehouse.db").exists(), "a real SQLite file");
+    }
 
     let http = reqwest::Client::new();
     let base = format!("{}/t/default", first.url);
@@ -121,7 +142,7 @@ async fn values_and_versions_survive_a_kill_and_restart() {
     }
     first.child.kill().await.unwrap();
 
-    let second = start(dir.path(), &[]).await;
+    let second = start(&store, &[]).await;
     assert!(
         second
             .printed
@@ -157,9 +178,9 @@ async fn values_and_versions_survive_a_kill_and_restart() {
 
 #[tokio::test]
 async fn host_key_flag_and_tenant_commands() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = StoreArgs::new().await;
     let key = "operator-chosen-key-0123456789";
-    let mut s = start(dir.path(), &["--host-key", key]).await;
+    let mut s = start(&store, &["--host-key", key]).await;
     let r = reqwest::Client::new()
         .get(format!("{}/t/default/host/audit", s.url))
         .bearer_auth(key)
@@ -172,9 +193,9 @@ async fn host_key_flag_and_tenant_commands() {
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
+            .args(store.args())
             .env_remove("GATEHOUSE_HOST_KEY")
+            .env_remove("DATABASE_URL")
             .output()
             .unwrap()
     };
@@ -186,9 +207,9 @@ async fn host_key_flag_and_tenant_commands() {
             "127.0.0.1:0",
             "--host-key",
             "a-different-key-0123456789",
-            "--data-dir",
         ])
-        .arg(dir.path())
+        .args(store.args())
+        .env_remove("DATABASE_URL")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -220,7 +241,7 @@ async fn host_key_flag_and_tenant_commands() {
     let out = run(&["tenant", "list"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "acme\ndefault\n");
 
-    let s = start(dir.path(), &["--host-key", key]).await;
+    let s = start(&store, &["--host-key", key]).await;
     let client = reqwest::Client::new();
     let r = client
         .get(format!("{}/t/acme/host/audit", s.url))

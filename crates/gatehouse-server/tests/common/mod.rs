@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use gatehouse_core::qsh;
 use gatehouse_core::token::Claims;
 use gatehouse_server::{AppState, router, tenants};
-use gatehouse_store::{SqliteStore, Store};
+use gatehouse_store::Store;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub fn now() -> i64 {
 }
 
 pub async fn serve_on(dir: tempfile::TempDir) -> Gatehouse {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+    let store: Arc<dyn Store> = gatehouse_store::test_support::fresh_store(dir.path()).await;
     for (name, key) in [("default", HOST_KEY), ("other", OTHER_HOST_KEY)] {
         tenants::ensure(store.as_ref(), name, Some(key), 0)
             .await
