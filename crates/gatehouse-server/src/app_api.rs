@@ -273,7 +273,7 @@ fn app_decide(caller: &AppCaller, owner: &str, key: &str, op: Operation) -> Deci
         owner,
         key,
         op,
-        &caller.descriptor.app_properties,
+        &caller.descriptor().app_properties,
     )
 }
 
@@ -427,8 +427,12 @@ async fn entity_decide(
         Some(c) => EntityRef::Item(&space, c),
         None => EntityRef::Container(&space),
     };
-    let d =
-        decision::decide_entity_property(&caller.principal, &caller.descriptor.scopes, entity, op);
+    let d = decision::decide_entity_property(
+        &caller.principal,
+        &caller.descriptor().scopes,
+        entity,
+        op,
+    );
     enforce(state, caller, &d, &target.scope(id), key.unwrap_or("*"), op).await
 }
 

@@ -9,9 +9,11 @@ use gatehouse_core::principal::{Actor, Principal};
 use gatehouse_core::qsh;
 use gatehouse_core::scope::Scope;
 use gatehouse_core::token::{self, TokenError};
-use gatehouse_store::{Installation, Tenant};
+use gatehouse_store::Tenant;
 
-use crate::{ApiError, AppState, descriptor_of, now_ms, secrets};
+use crate::snapshot::CompiledApp;
+use crate::{ApiError, AppState, now_ms, secrets};
+use std::sync::Arc;
 
 async fn tenant_param(
     parts: &mut Parts,
@@ -69,13 +71,16 @@ impl FromRequestParts<AppState> for HostCaller {
 pub struct AppCaller {
     pub tenant: Tenant,
     pub principal: Principal,
-    pub installation: Installation,
-    pub descriptor: Descriptor,
+    /// The installation the token belongs to, from the tenant's snapshot.
+    pub app: Arc<CompiledApp>,
 }
 
 impl AppCaller {
     pub fn app_key(&self) -> &str {
-        &self.installation.app_key
+        &self.app.installation.app_key
+    }
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.app.descriptor
     }
 }
 
@@ -118,16 +123,17 @@ impl FromRequestParts<AppState> for AppCaller {
         } else {
             unverified.iss.as_str()
         };
-        let installation = store
-            .installation(&name, app_key)
+        let app = state
+            .snapshots
+            .app(&name, app_key)
             .await?
             .ok_or(TokenError::UnknownIssuer)?;
+        let installation = &app.installation;
         let secret = installation
             .shared_secret
             .as_deref()
             .ok_or(TokenError::AppWithoutAuthentication)?;
         let claims = token::verify(&jwt, secret.as_bytes(), now)?;
-        let descriptor = descriptor_of(&installation)?;
 
         let actor_for = |sub: Option<String>| async move {
             match sub {
@@ -162,7 +168,7 @@ impl FromRequestParts<AppState> for AppCaller {
                     app_key: installation.app_key.clone(),
                 },
                 Some(sub) => {
-                    if !descriptor.scopes.grants(Scope::ActAsUser) {
+                    if !app.descriptor.scopes.grants(Scope::ActAsUser) {
                         return Err(ApiError::forbidden(
                             "act_as_user_not_granted",
                             "The token names a user in `sub`, but the app did not declare the ACT_AS_USER scope; declare it, or sign without `sub`.",
@@ -178,8 +184,7 @@ impl FromRequestParts<AppState> for AppCaller {
         Ok(AppCaller {
             tenant,
             principal,
-            installation,
-            descriptor,
+            app,
         })
     }
 }

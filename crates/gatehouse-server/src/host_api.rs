@@ -350,6 +350,7 @@ async fn install_app(
         installed_at_ms: now_ms(),
     };
     let created = state.store.put_installation(&tenant.name, &inst).await?;
+    state.snapshots.invalidate(&tenant.name);
     Ok((
         created_or_ok(created),
         Json(json!({"key": descriptor.key, "clientKey": tenant.client_key, "sharedSecret": secret, "baseUrl": state.tenant_base_url(&tenant.name)})),
@@ -397,6 +398,7 @@ async fn uninstall_app(
         .store
         .delete_installation(&tenant.name, &app_key)
         .await?;
+    state.snapshots.invalidate(&tenant.name);
     Ok(StatusCode::NO_CONTENT)
 }
 

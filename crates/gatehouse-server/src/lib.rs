@@ -14,6 +14,7 @@ pub mod body;
 pub mod error;
 pub mod host_api;
 pub mod secrets;
+pub mod snapshot;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Compiled per-tenant views, kept fresh across replicas.
+    pub snapshots: Arc<snapshot::Snapshots>,
     /// Public URL of this server, without a trailing slash (e.g. `http://127.0.0.1:8080`).
     pub public_url: Arc<str>,
     /// Client for calls to apps (lifecycle callbacks).
@@ -40,13 +43,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, public_url: &str) -> Self {
+        Self::with_sync(store, public_url, snapshot::SyncOptions::default())
+    }
+
+    pub fn with_sync(store: Arc<dyn Store>, public_url: &str, sync: snapshot::SyncOptions) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client configuration is static");
+        let snapshots = snapshot::Snapshots::start(store.clone(), sync);
         AppState {
             store,
+            snapshots,
             public_url: public_url.trim_end_matches('/').into(),
             http,
         }

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use gatehouse_server::snapshot::SyncOptions;
 use gatehouse_server::{AppState, now_ms, router, tenants};
 use gatehouse_store::{PgStore, SqliteStore, Store};
+use std::time::Duration;
 
 /// Gatehouse: the trust boundary between a collaboration product and its apps.
 #[derive(Parser)]
@@ -51,6 +53,13 @@ struct ServeArgs {
     /// URL apps and hosts reach this server by (default: http://<listen address>).
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Milliseconds between polls of tenant generations: the bound on how
+    /// long another replica's change can go unseen when a notification is lost.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    sync_poll_ms: u64,
+    /// Do not listen to PostgreSQL notifications (rely on the poll alone).
+    #[arg(long, hide = true)]
+    no_change_feed: bool,
 }
 
 #[derive(Subcommand)]
@@ -121,7 +130,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
-    let state = AppState::new(store, &public_url);
+    let sync = SyncOptions {
+        poll_interval: Duration::from_millis(args.sync_poll_ms),
+        use_change_feed: !args.no_change_feed,
+    };
+    let state = AppState::with_sync(store, &public_url, sync);
     println!("Gatehouse listening on http://{addr}");
     println!("store: {}", store_location(&args.store));
     println!(

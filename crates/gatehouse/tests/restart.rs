@@ -2,94 +2,11 @@
 //! file, or a PostgreSQL schema in a PostgreSQL run): everything is still
 //! there, versions included.
 
-use std::process::Stdio;
+mod support;
 
-use gatehouse_core::qsh::query_string_hash;
-use gatehouse_core::token::{Claims, sign_hs256};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Running {
-    child: Child,
-    url: String,
-    printed: Vec<String>,
-}
-
-/// Where the binary keeps its data in this run: `--data-dir`, plus
-/// `--database-url` in a PostgreSQL run.
-struct StoreArgs {
-    dir: tempfile::TempDir,
-    url: Option<String>,
-}
-
-impl StoreArgs {
-    async fn new() -> Self {
-        StoreArgs { dir: tempfile::tempdir().unwrap(), url: gatehouse_store::test_support::fresh_database_url().await }
-    }
-    fn args(&self) -> Vec<String> {
-        let mut a = vec!["--data-dir".to_string(), self.dir.path().display().to_string()];
-        if let Some(u) = &self.url {
-            a.extend(["--database-url".to_string(), u.clone()]);
-        }
-        a
-    }
-}
-
-async fn start(store: &StoreArgs, extra: &[&str]) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(store.args())
-        .args(extra)
-        .env_remove("GATEHOUSE_HOST_KEY")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.next_line())
-        .await
-        .expect("server start timed out")
-    {
-        let done = line.starts_with("host key:");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
-    let url = printed[0]
-        .strip_prefix("Gatehouse listening on ")
-        .expect("first line names the address")
-        .to_string();
-    Running {
-        child,
-        url,
-        printed,
-    }
-}
-
-fn token(app: &str, secret: &str, method: &str, path: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claims = Claims {
-        iss: app.into(),
-        sub: None,
-        aud: None,
-        iat: now,
-        exp: now + 60,
-        qsh: Some(query_string_hash(method, path, "")),
-        context: None,
-        ghm: None,
-    };
-    sign_hs256(&claims, secret.as_bytes())
-}
+use support::{StoreArgs, start, token};
 
 #[tokio::test]
 async fn values_and_versions_survive_a_kill_and_restart() {
@@ -109,7 +26,10 @@ async fn values_and_versions_survive_a_kill_and_restart() {
             .any(|l| l.contains(&format!("base URL {}/t/default", first.url)))
     );
     if store.url.is_none() {
-        assert!(store.dir.path().join("gatehouse.db").exists(), "a real SQLite file");
+        assert!(
+            store.dir.path().join("gatehouse.db").exists(),
+            "a real SQLite file"
+        );
     }
 
     let http = reqwest::Client::new();
