@@ -329,6 +329,24 @@ async fn app_get(
     Ok(with_etag(Json(body).into_response(), Some(p.version)))
 }
 
+/// The common front of app-property writes and deletes: key, precondition,
+/// decision (refusals audited). Returns what the write needs.
+async fn authorize_app_change(
+    state: &AppState,
+    caller: &AppCaller,
+    app_key: &str,
+    key: &str,
+    headers: &HeaderMap,
+    op: Operation,
+) -> ApiResult<(PropertyScope, Precondition)> {
+    validate::property_key(key)?;
+    let pre = precondition(headers)?;
+    let scope = PropertyScope::App(app_key.to_string());
+    let decision = app_decide(caller, app_key, key, op);
+    enforce(state, caller, &decision, &scope, key, op).await?;
+    Ok((scope, pre))
+}
+
 async fn app_put(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -336,18 +354,8 @@ async fn app_put(
     Path((_, app_key, key)): Path<(String, String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    validate::property_key(&key)?;
-    let pre = precondition(&headers)?;
-    let scope = PropertyScope::App(app_key.clone());
-    enforce(
-        &state,
-        &caller,
-        &app_decide(&caller, &app_key, &key, Operation::Write),
-        &scope,
-        &key,
-        Operation::Write,
-    )
-    .await?;
+    let (scope, pre) =
+        authorize_app_change(&state, &caller, &app_key, &key, &headers, Operation::Write).await?;
     let value = validate::property_value(&body)?;
     let out = write(
         &state,
@@ -377,18 +385,8 @@ async fn app_delete(
     headers: HeaderMap,
     Path((_, app_key, key)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    validate::property_key(&key)?;
-    let pre = precondition(&headers)?;
-    let scope = PropertyScope::App(app_key.clone());
-    enforce(
-        &state,
-        &caller,
-        &app_decide(&caller, &app_key, &key, Operation::Delete),
-        &scope,
-        &key,
-        Operation::Delete,
-    )
-    .await?;
+    let (scope, pre) =
+        authorize_app_change(&state, &caller, &app_key, &key, &headers, Operation::Delete).await?;
     write(&state, &caller, scope, &key, Change::Delete, pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -129,8 +129,41 @@ macro_rules! impl_sql_store {
             })
         }
 
-        const INSERT_AUDIT: &str = "INSERT INTO audit_log (tenant, app_key, scope_kind, scope_id, key, action, outcome, reason, principal_kind, account_id, old_version, new_version, at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        /// One audit row: a committed change (`ok`) or a refusal (`denied`).
+        struct AuditRow<'a> {
+            tenant: &'a str,
+            scope: &'a PropertyScope,
+            key: &'a str,
+            action: &'a str,
+            outcome: &'a str,
+            reason: Option<&'a str>,
+            actor: &'a Actor,
+            old_version: Option<i64>,
+            new_version: Option<i64>,
+        }
+
+        async fn insert_audit(conn: &mut Conn, row: AuditRow<'_>) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO audit_log (tenant, app_key, scope_kind, scope_id, key, action, outcome, reason, principal_kind, account_id, old_version, new_version, at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(row.tenant)
+            .bind(&row.actor.app_key)
+            .bind(row.scope.kind())
+            .bind(row.scope.id())
+            .bind(row.key)
+            .bind(row.action)
+            .bind(row.outcome)
+            .bind(row.reason)
+            .bind(&row.actor.principal_kind)
+            .bind(&row.actor.account_id)
+            .bind(row.old_version)
+            .bind(row.new_version)
+            .bind(row.actor.at_ms)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
 
         impl $store {
             /// One attempt at a property write; see `write_property`.
@@ -199,22 +232,18 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query(INSERT_AUDIT)
-                    .bind(&w.tenant)
-                    .bind(&w.actor.app_key)
-                    .bind(w.scope.kind())
-                    .bind(w.scope.id())
-                    .bind(&w.key)
-                    .bind(action)
-                    .bind("ok")
-                    .bind(None::<String>)
-                    .bind(&w.actor.principal_kind)
-                    .bind(&w.actor.account_id)
-                    .bind(live_version)
-                    .bind(new_version)
-                    .bind(w.actor.at_ms)
-                    .execute(&mut *tx)
-                    .await?;
+                let row = AuditRow {
+                    tenant: &w.tenant,
+                    scope: &w.scope,
+                    key: &w.key,
+                    action,
+                    outcome: "ok",
+                    reason: None,
+                    actor: &w.actor,
+                    old_version: live_version,
+                    new_version,
+                };
+                insert_audit(&mut tx, row).await?;
                 tx.commit().await?;
                 Ok(WriteOutcome { old_version: live_version, new_version })
             }
@@ -521,22 +550,19 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_denied(&self, d: &DeniedWrite) -> Result<()> {
-                sqlx::query(INSERT_AUDIT)
-                    .bind(&d.tenant)
-                    .bind(&d.actor.app_key)
-                    .bind(d.scope.kind())
-                    .bind(d.scope.id())
-                    .bind(&d.key)
-                    .bind(d.action)
-                    .bind("denied")
-                    .bind(&d.reason)
-                    .bind(&d.actor.principal_kind)
-                    .bind(&d.actor.account_id)
-                    .bind(None::<i64>)
-                    .bind(None::<i64>)
-                    .bind(d.actor.at_ms)
-                    .execute(&self.pool)
-                    .await?;
+                let mut conn = self.pool.acquire().await?;
+                let row = AuditRow {
+                    tenant: &d.tenant,
+                    scope: &d.scope,
+                    key: &d.key,
+                    action: d.action,
+                    outcome: "denied",
+                    reason: Some(&d.reason),
+                    actor: &d.actor,
+                    old_version: None,
+                    new_version: None,
+                };
+                insert_audit(&mut conn, row).await?;
                 Ok(())
             }
 
