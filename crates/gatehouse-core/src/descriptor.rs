@@ -5,6 +5,7 @@
 //! does not read (and comment keys such as `//baseUrl`), and they must load
 //! and round-trip unchanged.
 
+use crate::module::{Module, compile_modules};
 use crate::policy::AppPropertyPolicy;
 use crate::scope::{Scope, ScopeSet};
 use crate::validate::{self, Invalid};
@@ -32,6 +33,8 @@ pub struct Descriptor {
     pub scopes: ScopeSet,
     pub app_properties: AppPropertyPolicy,
     pub guest_access_supported: bool,
+    /// Rendered modules, conditions compiled.
+    pub modules: Vec<Module>,
     /// The descriptor exactly as installed.
     pub raw: Value,
 }
@@ -135,6 +138,7 @@ impl Descriptor {
         if raw.get("modules").is_some_and(|m| !m.is_object()) {
             return Err(invalid("modules must be an object."));
         }
+        let modules = compile_modules(raw.get("modules"))?;
         Ok(Descriptor {
             key: key.to_string(),
             name: raw.get("name").and_then(|n| n.as_str()).map(str::to_string),
@@ -144,6 +148,7 @@ impl Descriptor {
             scopes,
             app_properties,
             guest_access_supported,
+            modules,
             raw,
         })
     }
@@ -188,6 +193,7 @@ mod tests {
             json!({"key": "a", "baseUrl": "https://x.test", "authentication": {"type": "oauth2"}}),
             json!({"key": "a", "baseUrl": "https://x.test", "guestAccess": {"supported": "yes"}}),
             json!({"key": "a", "baseUrl": "https://x.test", "appProperties": [{"key": "c", "read": ["root"]}]}),
+            json!({"key": "a", "baseUrl": "https://x.test", "modules": {"webPanels": [{"key": "p", "conditions": [{"condition": "is_full_moon"}]}]}}),
         ] {
             assert_eq!(
                 Descriptor::from_value(bad.clone()).unwrap_err().code,

@@ -5,9 +5,11 @@
 //! testable exhaustively. The store, the HTTP layer and the CLI depend on this
 //! crate; it depends on none of them.
 
+pub mod condition;
 pub mod decision;
 pub mod descriptor;
 pub mod directory;
+pub mod module;
 pub mod policy;
 pub mod principal;
 pub mod qsh;
