@@ -247,6 +247,9 @@ async fn write(
     change: Change,
     pre: Precondition,
 ) -> ApiResult<WriteOutcome> {
+    // A key that display conditions read is part of every replica's
+    // snapshot, so writing it bumps the tenant's generation.
+    let bump_generation = caller.snapshot.is_condition_input(&scope, key);
     let w = PropertyWrite {
         tenant: caller.tenant.name.clone(),
         scope,
@@ -254,8 +257,13 @@ async fn write(
         change,
         precondition: pre,
         actor: audit_actor(caller),
+        bump_generation,
     };
-    Ok(state.store.write_property(&w).await?)
+    let out = state.store.write_property(&w).await?;
+    if bump_generation {
+        state.snapshots.invalidate(&caller.tenant.name);
+    }
+    Ok(out)
 }
 
 // ---- app properties ---------------------------------------------------------

@@ -11,7 +11,7 @@ use gatehouse_core::scope::Scope;
 use gatehouse_core::token::{self, TokenError};
 use gatehouse_store::Tenant;
 
-use crate::snapshot::CompiledApp;
+use crate::snapshot::{CompiledApp, TenantSnapshot};
 use crate::{ApiError, AppState, now_ms, secrets};
 use std::sync::Arc;
 
@@ -73,6 +73,8 @@ pub struct AppCaller {
     pub principal: Principal,
     /// The installation the token belongs to, from the tenant's snapshot.
     pub app: Arc<CompiledApp>,
+    /// The tenant's snapshot the request was authenticated against.
+    pub snapshot: Arc<TenantSnapshot>,
 }
 
 impl AppCaller {
@@ -123,10 +125,11 @@ impl FromRequestParts<AppState> for AppCaller {
         } else {
             unverified.iss.as_str()
         };
-        let app = state
-            .snapshots
-            .app(&name, app_key)
-            .await?
+        let snapshot = state.snapshots.tenant(&name).await?;
+        let app = snapshot
+            .apps
+            .get(app_key)
+            .cloned()
             .ok_or(TokenError::UnknownIssuer)?;
         let installation = &app.installation;
         let secret = installation
@@ -185,6 +188,7 @@ impl FromRequestParts<AppState> for AppCaller {
             tenant,
             principal,
             app,
+            snapshot,
         })
     }
 }

@@ -346,6 +346,8 @@ async fn install_app(
         app_key: descriptor.key.clone(),
         base_url: descriptor.base_url.clone(),
         shared_secret: secret.clone(),
+        // The admin's switch of a previous installation is kept by the store.
+        guest_access_enabled: true,
         descriptor: descriptor.raw.clone(),
         installed_at_ms: now_ms(),
     };

@@ -1,6 +1,9 @@
-//! Per-tenant in-memory snapshots of compiled installations (descriptor
-//! parsed, policy compiled), so the request path does no descriptor parsing
-//! and one map lookup instead of a query.
+//! Per-tenant in-memory snapshots: compiled installations (descriptor parsed,
+//! policies and conditions compiled, modules indexed by location), the
+//! directory, and the property values display conditions read. The render
+//! plan reads only this: no locks held while rendering, no SQL. The app API
+//! takes installations from it but still reads the directory from the store,
+//! so a revoked permission takes effect on every replica at once.
 //!
 //! Staleness across replicas is bounded: every change bumps the tenant's
 //! generation in the same transaction. A snapshot remembers the generation it
@@ -14,8 +17,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+use gatehouse_core::condition::{EntityKind, PropertyRef};
 use gatehouse_core::descriptor::Descriptor;
-use gatehouse_store::{Installation, Store};
+use gatehouse_core::directory::{Content, Space, User};
+use gatehouse_store::{Installation, PropertyScope, Store};
+use serde_json::Value;
 
 use crate::{ApiError, ApiResult, descriptor_of};
 
@@ -26,10 +32,107 @@ pub struct CompiledApp {
     pub descriptor: Descriptor,
 }
 
+/// Everything the render path reads for one tenant, immutable once built:
+/// replaced whole, never patched, when the tenant changes.
 #[derive(Debug, Default)]
 pub struct TenantSnapshot {
     pub generation: i64,
     pub apps: HashMap<String, Arc<CompiledApp>>,
+    /// (app, index into its descriptor's modules), by module location.
+    pub by_location: HashMap<String, Vec<(Arc<CompiledApp>, usize)>>,
+    pub users: HashMap<String, User>,
+    pub spaces: HashMap<String, Space>,
+    pub content: HashMap<String, Content>,
+    /// The values display conditions read: property → entity id → value.
+    /// Only properties that some installed module's condition names are kept.
+    pub values: HashMap<PropertyRef, HashMap<String, Value>>,
+}
+
+fn entity_of(scope: &PropertyScope) -> EntityKind {
+    match scope {
+        PropertyScope::App(_) => EntityKind::Addon,
+        PropertyScope::Content(_) => EntityKind::Content,
+        PropertyScope::Space(_) => EntityKind::Space,
+        PropertyScope::User(_) => EntityKind::User,
+    }
+}
+
+fn scope_kind(e: EntityKind) -> &'static str {
+    match e {
+        EntityKind::Addon => "app",
+        EntityKind::Content => "content",
+        EntityKind::Space => "space",
+        EntityKind::User => "user",
+    }
+}
+
+impl TenantSnapshot {
+    /// Does some display condition read `key` on this kind of entity? Writes
+    /// to such keys must refresh the snapshots.
+    pub fn is_condition_input(&self, scope: &PropertyScope, key: &str) -> bool {
+        self.values.contains_key(&PropertyRef {
+            entity: entity_of(scope),
+            key: key.to_string(),
+        })
+    }
+
+    pub fn value(&self, property: &PropertyRef, entity_id: &str) -> Option<&Value> {
+        self.values.get(property)?.get(entity_id)
+    }
+}
+
+async fn build(store: &dyn Store, tenant: &str, generation: i64) -> ApiResult<TenantSnapshot> {
+    let mut apps = HashMap::new();
+    let mut by_location: HashMap<String, Vec<(Arc<CompiledApp>, usize)>> = HashMap::new();
+    let mut inputs: Vec<PropertyRef> = Vec::new();
+    for inst in store.installations(tenant).await? {
+        let descriptor = descriptor_of(&inst)?;
+        let app = Arc::new(CompiledApp {
+            installation: inst,
+            descriptor,
+        });
+        for (i, m) in app.descriptor.modules.iter().enumerate() {
+            by_location
+                .entry(m.location.clone())
+                .or_default()
+                .push((app.clone(), i));
+            m.condition.properties(&mut inputs);
+        }
+        apps.insert(app.installation.app_key.clone(), app);
+    }
+    inputs.sort();
+    inputs.dedup();
+    let wanted: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|p| (scope_kind(p.entity), p.key.as_str()))
+        .collect();
+    let mut values: HashMap<PropertyRef, HashMap<String, Value>> =
+        inputs.iter().map(|p| (p.clone(), HashMap::new())).collect();
+    for v in store.values_of(tenant, &wanted).await? {
+        if let Some(p) = inputs
+            .iter()
+            .find(|p| scope_kind(p.entity) == v.scope_kind && p.key == v.key)
+        {
+            values
+                .get_mut(p)
+                .expect("every input has a map")
+                .insert(v.scope_id, v.value);
+        }
+    }
+    let dir = store.directory(tenant).await?;
+    Ok(TenantSnapshot {
+        generation,
+        apps,
+        by_location,
+        users: dir
+            .users
+            .into_iter()
+            .map(|u| (u.account_id.clone(), u))
+            .collect(),
+        spaces: dir.spaces.into_iter().map(|s| (s.key.clone(), s)).collect(),
+        content: dir.content.into_iter().map(|c| (c.id.clone(), c)).collect(),
+        values,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +175,8 @@ impl Snapshots {
         this
     }
 
-    /// The tenant's snapshot, loading it if absent.
+    /// The tenant's snapshot, building it if absent. The lock is held only
+    /// to clone an `Arc`, never while building or rendering.
     pub async fn tenant(&self, tenant: &str) -> ApiResult<Arc<TenantSnapshot>> {
         if let Some(s) = self.tenants.read().expect("snapshot lock").get(tenant) {
             return Ok(s.clone());
@@ -84,20 +188,9 @@ impl Snapshots {
             .into_iter()
             .find(|(t, _)| t == tenant)
             .map_or(0, |(_, g)| g);
-        let mut apps = HashMap::new();
-        for inst in self.store.installations(tenant).await? {
-            let descriptor = descriptor_of(&inst)?;
-            apps.insert(
-                inst.app_key.clone(),
-                Arc::new(CompiledApp {
-                    installation: inst,
-                    descriptor,
-                }),
-            );
-        }
-        let snap = Arc::new(TenantSnapshot { generation, apps });
+        let snap = Arc::new(build(self.store.as_ref(), tenant, generation).await?);
         let mut map = self.tenants.write().expect("snapshot lock");
-        // Keep whichever is newer if another task loaded meanwhile.
+        // Keep whichever is newer if another task built one meanwhile.
         let entry = map
             .entry(tenant.to_string())
             .or_insert_with(|| snap.clone());

@@ -56,6 +56,8 @@ pub struct Installation {
     pub base_url: String,
     /// `None` for apps with authentication `none`.
     pub shared_secret: Option<String>,
+    /// The tenant admin's guest switch (on unless switched off). Reinstalls keep it.
+    pub guest_access_enabled: bool,
     pub descriptor: Value,
     pub installed_at_ms: i64,
 }
@@ -66,6 +68,7 @@ pub enum PropertyScope {
     App(String),
     Space(String),
     Content(String),
+    User(String),
 }
 
 impl PropertyScope {
@@ -74,11 +77,15 @@ impl PropertyScope {
             PropertyScope::App(_) => "app",
             PropertyScope::Space(_) => "space",
             PropertyScope::Content(_) => "content",
+            PropertyScope::User(_) => "user",
         }
     }
     pub fn id(&self) -> &str {
         match self {
-            PropertyScope::App(id) | PropertyScope::Space(id) | PropertyScope::Content(id) => id,
+            PropertyScope::App(id)
+            | PropertyScope::Space(id)
+            | PropertyScope::Content(id)
+            | PropertyScope::User(id) => id,
         }
     }
 }
@@ -125,6 +132,9 @@ pub struct PropertyWrite {
     pub change: Change,
     pub precondition: Precondition,
     pub actor: Actor,
+    /// Bump the tenant's generation with this write, because in-memory views
+    /// depend on the key (a display condition reads it).
+    pub bump_generation: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +190,23 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+/// A whole tenant directory, for in-memory snapshots.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory {
+    pub users: Vec<User>,
+    pub spaces: Vec<Space>,
+    pub content: Vec<Content>,
+}
+
+/// One live property value, wherever it hangs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedValue {
+    pub scope_kind: String,
+    pub scope_id: String,
+    pub key: String,
+    pub value: Value,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // -- tenants --
@@ -208,6 +235,12 @@ pub trait Store: Send + Sync + 'static {
     async fn installation(&self, tenant: &str, app_key: &str) -> Result<Option<Installation>>;
     async fn installations(&self, tenant: &str) -> Result<Vec<Installation>>;
     async fn delete_installation(&self, tenant: &str, app_key: &str) -> Result<bool>;
+    /// Sets the admin's guest switch; false if the app is not installed.
+    async fn set_guest_access(&self, tenant: &str, app_key: &str, enabled: bool) -> Result<bool>;
+    /// Every user, space (with members) and content item of a tenant.
+    async fn directory(&self, tenant: &str) -> Result<Directory>;
+    /// Every live value of the given (scope kind, key) pairs, on any entity.
+    async fn values_of(&self, tenant: &str, keys: &[(&str, &str)]) -> Result<Vec<ScopedValue>>;
 
     // -- properties --
     async fn property(

@@ -115,6 +115,7 @@ macro_rules! impl_sql_store {
                 app_key: r.try_get("app_key")?,
                 base_url: r.try_get("base_url")?,
                 shared_secret: r.try_get("shared_secret")?,
+                guest_access_enabled: r.try_get::<i64, _>("guest_access_enabled")? != 0,
                 descriptor: serde_json::from_str(&descriptor).map_err(|_| bad_row("installation"))?,
                 installed_at_ms: r.try_get("installed_at_ms")?,
             })
@@ -244,6 +245,10 @@ macro_rules! impl_sql_store {
                     new_version,
                 };
                 insert_audit(&mut tx, row).await?;
+                if w.bump_generation {
+                    bump_generation(&mut tx, &w.tenant).await?;
+                    self.announce(&mut tx, &w.tenant).await?;
+                }
                 tx.commit().await?;
                 Ok(WriteOutcome { old_version: live_version, new_version })
             }
@@ -338,6 +343,8 @@ macro_rules! impl_sql_store {
                 .bind(user.site_admin as i64)
                 .execute(&mut *tx)
                 .await?;
+                bump_generation(&mut tx, tenant).await?;
+                self.announce(&mut tx, tenant).await?;
                 tx.commit().await?;
                 Ok(!existed)
             }
@@ -389,6 +396,8 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                bump_generation(&mut tx, tenant).await?;
+                self.announce(&mut tx, tenant).await?;
                 tx.commit().await?;
                 Ok(!existed)
             }
@@ -445,6 +454,8 @@ macro_rules! impl_sql_store {
                 .bind(restricted)
                 .execute(&mut *tx)
                 .await?;
+                bump_generation(&mut tx, tenant).await?;
+                self.announce(&mut tx, tenant).await?;
                 tx.commit().await?;
                 Ok(!existed)
             }
@@ -489,7 +500,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn installation(&self, tenant: &str, app_key: &str) -> Result<Option<Installation>> {
-                let row = sqlx::query("SELECT app_key, base_url, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = $1 AND app_key = $2")
+                let row = sqlx::query("SELECT app_key, base_url, shared_secret, guest_access_enabled, descriptor, installed_at_ms FROM installations WHERE tenant = $1 AND app_key = $2")
                     .bind(tenant)
                     .bind(app_key)
                     .fetch_optional(&self.pool)
@@ -498,7 +509,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn installations(&self, tenant: &str) -> Result<Vec<Installation>> {
-                let rows = sqlx::query("SELECT app_key, base_url, shared_secret, descriptor, installed_at_ms FROM installations WHERE tenant = $1 ORDER BY app_key")
+                let rows = sqlx::query("SELECT app_key, base_url, shared_secret, guest_access_enabled, descriptor, installed_at_ms FROM installations WHERE tenant = $1 ORDER BY app_key")
                     .bind(tenant)
                     .fetch_all(&self.pool)
                     .await?;
@@ -516,6 +527,93 @@ macro_rules! impl_sql_store {
                 self.announce(&mut tx, tenant).await?;
                 tx.commit().await?;
                 Ok(res.rows_affected() > 0)
+            }
+
+            async fn set_guest_access(&self, tenant: &str, app_key: &str, enabled: bool) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let res = sqlx::query("UPDATE installations SET guest_access_enabled = $3 WHERE tenant = $1 AND app_key = $2")
+                    .bind(tenant)
+                    .bind(app_key)
+                    .bind(enabled as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                if res.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                bump_generation(&mut tx, tenant).await?;
+                self.announce(&mut tx, tenant).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn directory(&self, tenant: &str) -> Result<Directory> {
+                let mut conn = self.pool.acquire().await?;
+                let users = sqlx::query("SELECT account_id, display_name, account_type, site_admin FROM users WHERE tenant = $1 ORDER BY account_id")
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(user_from_row)
+                    .collect::<Result<Vec<_>>>()?;
+                let mut spaces: std::collections::BTreeMap<String, Space> = std::collections::BTreeMap::new();
+                for r in sqlx::query("SELECT space_key, name FROM spaces WHERE tenant = $1").bind(tenant).fetch_all(&mut *conn).await? {
+                    let key: String = r.try_get("space_key")?;
+                    spaces.insert(key.clone(), Space { key, name: r.try_get("name")?, members: Default::default() });
+                }
+                for r in sqlx::query("SELECT space_key, account_id, can_view, can_edit, can_admin FROM space_members WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    let key: String = r.try_get("space_key")?;
+                    let perms = Permissions {
+                        view: r.try_get::<i64, _>("can_view")? != 0,
+                        edit: r.try_get::<i64, _>("can_edit")? != 0,
+                        admin: r.try_get::<i64, _>("can_admin")? != 0,
+                    };
+                    if let Some(s) = spaces.get_mut(&key) {
+                        s.members.insert(r.try_get("account_id")?, perms);
+                    }
+                }
+                let content = sqlx::query("SELECT content_id, space_key, title, restricted_to FROM content WHERE tenant = $1 ORDER BY content_id")
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let restricted: Option<String> = r.try_get("restricted_to")?;
+                        Ok(Content {
+                            id: r.try_get("content_id")?,
+                            space_key: r.try_get("space_key")?,
+                            title: r.try_get("title")?,
+                            restricted_to: restricted.map(|s| serde_json::from_str(&s).map_err(|_| bad_row("content"))).transpose()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Directory { users, spaces: spaces.into_values().collect(), content })
+            }
+
+            async fn values_of(&self, tenant: &str, keys: &[(&str, &str)]) -> Result<Vec<ScopedValue>> {
+                let mut conn = self.pool.acquire().await?;
+                let mut out = Vec::new();
+                for (kind, key) in keys {
+                    let rows = sqlx::query("SELECT scope_id, value FROM properties WHERE tenant = $1 AND scope_kind = $2 AND key = $3 AND value IS NOT NULL")
+                        .bind(tenant)
+                        .bind(*kind)
+                        .bind(*key)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    for r in rows {
+                        let value: String = r.try_get("value")?;
+                        out.push(ScopedValue {
+                            scope_kind: kind.to_string(),
+                            scope_id: r.try_get("scope_id")?,
+                            key: key.to_string(),
+                            value: serde_json::from_str(&value).map_err(|_| bad_row("property"))?,
+                        });
+                    }
+                }
+                Ok(out)
             }
 
             async fn property(&self, tenant: &str, scope: &PropertyScope, key: &str) -> Result<Option<Property>> {

@@ -37,6 +37,7 @@ fn write(key: &str, change: Change, pre: Precondition) -> PropertyWrite {
             account_id: None,
             at_ms: 1,
         },
+        bump_generation: false,
     }
 }
 
@@ -299,4 +300,94 @@ async fn concurrent_creators_of_one_key_never_both_win() {
         (1..=16).collect::<Vec<_>>(),
         "no lost update, no duplicate version"
     );
+}
+
+fn generation(g: &[(String, i64)], tenant: &str) -> i64 {
+    g.iter().find(|(t, _)| t == tenant).map_or(0, |(_, v)| *v)
+}
+
+#[tokio::test]
+async fn generations_move_with_what_snapshots_depend_on_and_only_that() {
+    use gatehouse_core::directory::{Content, Space};
+    let (_dir, s) = store().await;
+    let gen_now = async || generation(&s.generations().await.unwrap(), "t");
+    let g0 = gen_now().await;
+    let user = User {
+        account_id: "x".into(),
+        display_name: "X".into(),
+        account_type: AccountType::Licensed,
+        site_admin: false,
+    };
+    s.put_user("t", &user).await.unwrap();
+    let g1 = gen_now().await;
+    assert!(g1 > g0, "directory change bumps");
+    s.put_space(
+        "t",
+        &Space {
+            key: "A".into(),
+            name: "A".into(),
+            members: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    s.put_content(
+        "t",
+        &Content {
+            id: "c".into(),
+            space_key: "A".into(),
+            title: "t".into(),
+            restricted_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let g2 = gen_now().await;
+    assert!(g2 > g1);
+    s.write_property(&write("plain", Change::Put(json!(1)), Precondition::None))
+        .await
+        .unwrap();
+    assert_eq!(gen_now().await, g2, "an ordinary property write does not");
+    let mut w = write("flag", Change::Put(json!(true)), Precondition::None);
+    w.bump_generation = true;
+    s.write_property(&w).await.unwrap();
+    let g3 = gen_now().await;
+    assert!(g3 > g2, "a condition input does");
+    let inst = Installation {
+        app_key: "app".into(),
+        base_url: "https://a.test".into(),
+        shared_secret: None,
+        guest_access_enabled: true,
+        descriptor: json!({}),
+        installed_at_ms: 0,
+    };
+    s.put_installation("t", &inst).await.unwrap();
+    assert!(s.set_guest_access("t", "app", false).await.unwrap());
+    assert!(gen_now().await > g3);
+    assert!(
+        !s.installation("t", "app")
+            .await
+            .unwrap()
+            .unwrap()
+            .guest_access_enabled
+    );
+    s.put_installation("t", &inst).await.unwrap();
+    assert!(
+        !s.installation("t", "app")
+            .await
+            .unwrap()
+            .unwrap()
+            .guest_access_enabled,
+        "a reinstall keeps the admin's switch"
+    );
+    assert!(!s.set_guest_access("t", "nope", false).await.unwrap());
+    // Bulk loads for snapshots.
+    let d = s.directory("t").await.unwrap();
+    assert_eq!((d.users.len(), d.spaces.len(), d.content.len()), (1, 1, 1));
+    let v = s
+        .values_of("t", &[("app", "flag"), ("app", "missing")])
+        .await
+        .unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].scope_id.as_str(), &v[0].value), ("app", &json!(true)));
 }

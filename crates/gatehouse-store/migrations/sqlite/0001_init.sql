@@ -57,6 +57,8 @@ CREATE TABLE installations (
     base_url        TEXT NOT NULL,
     shared_secret   TEXT,
     descriptor      TEXT NOT NULL,
+    -- the tenant admin's guest switch for this app (RFC-9); kept across reinstalls
+    guest_access_enabled INTEGER NOT NULL DEFAULT 1,
     installed_at_ms INTEGER NOT NULL,
     PRIMARY KEY (tenant, app_key)
 );
@@ -67,7 +69,7 @@ CREATE TABLE installations (
 -- value that was deleted and written again.
 CREATE TABLE properties (
     tenant        TEXT NOT NULL REFERENCES tenants(name),
-    scope_kind    TEXT NOT NULL CHECK (scope_kind IN ('app', 'space', 'content')),
+    scope_kind    TEXT NOT NULL CHECK (scope_kind IN ('app', 'space', 'content', 'user')),
     scope_id      TEXT NOT NULL,
     key           TEXT NOT NULL,
     value         TEXT,
