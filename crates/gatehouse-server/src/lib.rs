@@ -12,7 +12,10 @@ pub mod app_api;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod explain;
 pub mod host_api;
+pub mod render;
+pub mod render_api;
 pub mod secrets;
 pub mod snapshot;
 pub mod tenants;
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(host_api::routes())
         .merge(app_api::routes())
+        .merge(render_api::routes())
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
