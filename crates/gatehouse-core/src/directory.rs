@@ -130,6 +130,31 @@ pub fn can_view_content(actor: &Actor, space: &Space, content: &Content) -> bool
     }
 }
 
+/// Whom `viewer` may see in user lookups and searches. Licensed users see
+/// the directory; a guest sees itself and the members of the spaces it can
+/// view (people it meets on pages there), nobody else; an anonymous visitor
+/// sees nobody. `spaces` is the whole tenant's list.
+pub fn can_see_user<'a>(
+    viewer: &Actor,
+    target: &str,
+    spaces: impl IntoIterator<Item = &'a Space>,
+) -> bool {
+    match viewer.account_type {
+        AccountType::Licensed => true,
+        AccountType::Anonymous => false,
+        AccountType::Guest => {
+            let Some(me) = viewer.account_id.as_deref() else {
+                return false;
+            };
+            me == target
+                || spaces.into_iter().any(|s| {
+                    space_permissions(viewer, s).view
+                        && s.members.get(target).is_some_and(|p| !p.is_empty())
+                })
+        }
+    }
+}
+
 /// The host may give a guest permissions in one space only. `other_spaces`
 /// are the keys of spaces other than `space_key` where the guest already holds
 /// a permission. Returns the refusal, if any.
@@ -224,6 +249,39 @@ mod tests {
         assert!(!can_view_content(&v, &space, &closed));
         assert!(!can_view_content(&x, &space, &closed));
         assert!(!can_view_content(&Actor::anonymous(), &space, &open));
+    }
+
+    #[test]
+    fn who_sees_whom() {
+        let a = Space {
+            key: "A".into(),
+            name: "A".into(),
+            members: [
+                ("g".to_string(), perms(&["view"])),
+                ("m".to_string(), perms(&["edit"])),
+            ]
+            .into(),
+        };
+        let b = Space {
+            key: "B".into(),
+            name: "B".into(),
+            members: [("x".to_string(), perms(&["view"]))].into(),
+        };
+        let spaces = [a, b];
+        let g = actor("g", AccountType::Guest);
+        assert!(can_see_user(&g, "g", &spaces), "itself");
+        assert!(can_see_user(&g, "m", &spaces), "a member of its space");
+        assert!(
+            !can_see_user(&g, "x", &spaces),
+            "someone only in another space"
+        );
+        assert!(!can_see_user(&g, "nobody", &spaces));
+        assert!(can_see_user(
+            &actor("u", AccountType::Licensed),
+            "x",
+            &spaces
+        ));
+        assert!(!can_see_user(&Actor::anonymous(), "m", &spaces));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod app_api;
 pub mod auth;
 pub mod body;
+pub mod directory_api;
 pub mod error;
 pub mod explain;
 pub mod host_api;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(host_api::routes())
         .merge(app_api::routes())
         .merge(render_api::routes())
+        .merge(directory_api::routes())
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
