@@ -249,6 +249,38 @@ pub fn mint_context_token(spec: &ContextTokenSpec<'_>) -> String {
     .expect("HS256 encoding of plain claims cannot fail")
 }
 
+/// Claims of a request the host makes to an app (lifecycle callbacks,
+/// static macro renders): iss = client key, aud = app, qsh over the request
+/// relative to the app's base URL, and — when it is for a user — the user's
+/// `accountType` and `canSeeUserDirectory` in the context claim, as in
+/// context tokens.
+pub fn host_request_claims(
+    client_key: &str,
+    app_key: &str,
+    user: Option<&User>,
+    method: &str,
+    path: &str,
+    query: &str,
+    now: i64,
+) -> Claims {
+    Claims {
+        iss: client_key.to_string(),
+        sub: user.map(|u| u.account_id.clone()),
+        aud: Some(serde_json::Value::String(app_key.to_string())),
+        iat: now,
+        exp: now + 180,
+        qsh: Some(crate::qsh::query_string_hash(method, path, query)),
+        context: user.map(|u| {
+            serde_json::json!({"user": {
+                "accountId": u.account_id,
+                "accountType": u.account_type.as_str(),
+                "canSeeUserDirectory": u.account_type == AccountType::Licensed,
+            }})
+        }),
+        ghm: None,
+    }
+}
+
 /// Signs a server-to-server style token (used for lifecycle callbacks).
 pub fn sign_hs256(claims: &Claims, secret: &[u8]) -> String {
     jsonwebtoken::encode(

@@ -11,8 +11,8 @@ use axum::routing::{get, post, put};
 use gatehouse_core::descriptor::{Authentication, Descriptor, check_base_url};
 use gatehouse_core::directory::{Content, Permissions, Space, User};
 use gatehouse_core::principal::AccountType;
-use gatehouse_core::token::{self, Claims, ContextTokenSpec};
-use gatehouse_core::{qsh, validate};
+use gatehouse_core::token::{self, ContextTokenSpec};
+use gatehouse_core::validate;
 use gatehouse_store::{AuditFilter, Installation};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -211,22 +211,26 @@ fn lifecycle_token(
     url: &str,
     base_url: &str,
 ) -> String {
+    let (path, query) = app_relative(url, base_url);
+    let claims = token::host_request_claims(
+        client_key,
+        app_key,
+        None,
+        method,
+        path,
+        query,
+        now_ms() / 1000,
+    );
+    token::sign_hs256(&claims, secret.as_bytes())
+}
+
+/// Path and query of `url` relative to the app's base URL, as Connect
+/// computes the qsh of host-to-app requests.
+pub fn app_relative<'a>(url: &'a str, base_url: &str) -> (&'a str, &'a str) {
     let relative = url
         .strip_prefix(base_url.trim_end_matches('/'))
         .unwrap_or(url);
-    let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
-    let now = now_ms() / 1000;
-    let claims = Claims {
-        iss: client_key.to_string(),
-        sub: None,
-        aud: Some(Value::String(app_key.to_string())),
-        iat: now,
-        exp: now + 180,
-        qsh: Some(qsh::query_string_hash(method, path, query)),
-        context: None,
-        ghm: None,
-    };
-    token::sign_hs256(&claims, secret.as_bytes())
+    relative.split_once('?').unwrap_or((relative, ""))
 }
 
 async fn send_lifecycle(

@@ -15,6 +15,7 @@ pub mod directory_api;
 pub mod error;
 pub mod explain;
 pub mod host_api;
+pub mod macros;
 pub mod render;
 pub mod render_api;
 pub mod secrets;

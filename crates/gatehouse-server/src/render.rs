@@ -183,6 +183,16 @@ pub fn decide(
 /// `{space.key}`-style context variables, as Connect substitutes them
 /// (unknown or absent ones become empty), values percent-encoded.
 pub fn module_url(app: &CompiledApp, url: &str, page: &Page<'_>) -> String {
+    module_url_with(app, url, page, &|_| None)
+}
+
+/// As [`module_url`], with extra variables (a macro's parameters).
+pub fn module_url_with(
+    app: &CompiledApp,
+    url: &str,
+    page: &Page<'_>,
+    extra: &dyn Fn(&str) -> Option<String>,
+) -> String {
     let mut out = String::with_capacity(url.len() + 32);
     let mut rest = url;
     while let Some(open) = rest.find('{') {
@@ -193,15 +203,18 @@ pub fn module_url(app: &CompiledApp, url: &str, page: &Page<'_>) -> String {
         let var = &rest[open + 1..open + close];
         let value = match var {
             "space.key" | "space.id" | "project.key" | "project.id" => {
-                page.space.map(|s| s.key.as_str())
+                page.space.map(|s| s.key.clone())
             }
             "content.id" | "page.id" | "issue.key" | "issue.id" | "blogpost.id" => {
-                page.content.map(|c| c.id.as_str())
+                page.content.map(|c| c.id.clone())
             }
-            "user.accountId" | "user.id" => page.user.map(|u| u.account_id.as_str()),
-            _ => None,
+            "user.accountId" | "user.id" => page.user.map(|u| u.account_id.clone()),
+            other => extra(other),
         };
-        out.extend(utf8_percent_encode(value.unwrap_or(""), NON_ALPHANUMERIC));
+        out.extend(utf8_percent_encode(
+            value.as_deref().unwrap_or(""),
+            NON_ALPHANUMERIC,
+        ));
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);

@@ -40,6 +40,9 @@ pub struct TenantSnapshot {
     pub apps: HashMap<String, Arc<CompiledApp>>,
     /// (app, index into its descriptor's modules), by module location.
     pub by_location: HashMap<String, Vec<(Arc<CompiledApp>, usize)>>,
+    /// Macro modules by macro name (the module key). Where two apps declare
+    /// the same name, the app whose key sorts first wins.
+    pub macros: HashMap<String, (Arc<CompiledApp>, usize)>,
     pub users: HashMap<String, User>,
     pub spaces: HashMap<String, Space>,
     pub content: HashMap<String, Content>,
@@ -84,7 +87,9 @@ impl TenantSnapshot {
 async fn build(store: &dyn Store, tenant: &str, generation: i64) -> ApiResult<TenantSnapshot> {
     let mut apps = HashMap::new();
     let mut by_location: HashMap<String, Vec<(Arc<CompiledApp>, usize)>> = HashMap::new();
+    let mut macros: HashMap<String, (Arc<CompiledApp>, usize)> = HashMap::new();
     let mut inputs: Vec<PropertyRef> = Vec::new();
+    // installations() is ordered by app key, which makes macro names deterministic.
     for inst in store.installations(tenant).await? {
         let descriptor = descriptor_of(&inst)?;
         let app = Arc::new(CompiledApp {
@@ -96,6 +101,11 @@ async fn build(store: &dyn Store, tenant: &str, generation: i64) -> ApiResult<Te
                 .entry(m.location.clone())
                 .or_default()
                 .push((app.clone(), i));
+            if gatehouse_core::module::is_macro(&m.kind) {
+                macros
+                    .entry(m.key.clone())
+                    .or_insert_with(|| (app.clone(), i));
+            }
             m.condition.properties(&mut inputs);
         }
         apps.insert(app.installation.app_key.clone(), app);
@@ -124,6 +134,7 @@ async fn build(store: &dyn Store, tenant: &str, generation: i64) -> ApiResult<Te
         generation,
         apps,
         by_location,
+        macros,
         users: dir
             .users
             .into_iter()

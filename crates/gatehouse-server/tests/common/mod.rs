@@ -313,21 +313,29 @@ pub async fn app_server() -> AppServer {
     let app = axum::Router::new()
         .fallback(
             |State((rec, fail)): State<Shared>,
+             method: axum::http::Method,
              uri: Uri,
              headers: HeaderMap,
              body: axum::body::Bytes| async move {
+                use axum::response::IntoResponse;
                 let auth = headers
                     .get("authorization")
                     .map(|v| v.to_str().unwrap().to_string());
+                let target = uri
+                    .path_and_query()
+                    .map_or(uri.path().to_string(), |p| p.to_string());
                 rec.lock().unwrap().push((
-                    uri.path().to_string(),
+                    target.clone(),
                     auth,
                     serde_json::from_slice(&body).unwrap_or(Value::Null),
                 ));
                 if *fail.lock().unwrap() {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                } else if method == axum::http::Method::GET {
+                    // A static macro's rendering: it shows what it was asked.
+                    format!("<b>rendered {target}</b>").into_response()
                 } else {
-                    axum::http::StatusCode::NO_CONTENT
+                    axum::http::StatusCode::NO_CONTENT.into_response()
                 }
             },
         )
