@@ -232,6 +232,26 @@ pub fn decide_entity_property(
             format!("{} cannot use the entity property API.", who(principal)),
         );
     }
+    // For a user, visibility comes first: an entity the user cannot see must
+    // answer exactly like one that does not exist, whatever the app's scopes
+    // (otherwise a read-only app's scope error would reveal it exists).
+    let user_view = principal.actor().map(|actor| match entity {
+        EntityRef::Container(space) => {
+            let p = directory::space_permissions(actor, space);
+            (p.view, p, space)
+        }
+        EntityRef::Item(space, content) => (
+            directory::can_view_content(actor, space, content),
+            directory::space_permissions(actor, space),
+            space,
+        ),
+    });
+    if let Some((false, _, _)) = user_view {
+        return Decision::deny(
+            Reason::NotVisible,
+            format!("{} cannot view {}.", who(principal), entity.describe()),
+        );
+    }
     if !scopes.grants(needed) {
         return Decision::deny(
             Reason::ScopeMissing,
@@ -242,29 +262,12 @@ pub fn decide_entity_property(
             ),
         );
     }
-    let Some(actor) = principal.actor() else {
+    let Some((_, perms, space)) = user_view else {
         return Decision::allow(
             Reason::AppScopeAllows,
             format!("{} declared scope {needed:?}.", who(principal)),
         );
     };
-    let (visible, perms, space) = match entity {
-        EntityRef::Container(space) => {
-            let p = directory::space_permissions(actor, space);
-            (p.view, p, space)
-        }
-        EntityRef::Item(space, content) => (
-            directory::can_view_content(actor, space, content),
-            directory::space_permissions(actor, space),
-            space,
-        ),
-    };
-    if !visible {
-        return Decision::deny(
-            Reason::NotVisible,
-            format!("{} cannot view {}.", who(principal), entity.describe()),
-        );
-    }
     match (op, entity) {
         (Operation::Read, _) => Decision::allow(
             Reason::UserPermissionAllows,

@@ -15,6 +15,9 @@ use crate::qsh::CONTEXT_QSH;
 
 /// Clock skew tolerated on `iat` and `exp`.
 pub const CLOCK_SKEW_SECS: i64 = 30;
+/// Longest lifetime (`exp - iat`) accepted for any token: a leaked token
+/// (e.g. from a `?jwt=` URL in an access log) is not replayable for long.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 60 * 60;
 /// Lifetime of a context token (Connect uses 15 minutes).
 pub const CONTEXT_TOKEN_TTL_SECS: i64 = 15 * 60;
 
@@ -33,6 +36,10 @@ pub enum TokenError {
     Expired,
     #[error("The token's iat lies in the future; check the app server's clock.")]
     IssuedInFuture,
+    #[error(
+        "The token lives longer than an hour (exp - iat), or expires before it is issued; sign short-lived tokens per request."
+    )]
+    BadLifetime,
     #[error("The token has no qsh claim; include the query-string hash of the request.")]
     QshMissing,
     #[error(
@@ -57,6 +64,7 @@ impl TokenError {
             TokenError::BadSignature => "bad_signature",
             TokenError::Expired => "token_expired",
             TokenError::IssuedInFuture => "token_issued_in_future",
+            TokenError::BadLifetime => "token_lifetime_invalid",
             TokenError::QshMissing => "qsh_missing",
             TokenError::QshMismatch => "qsh_mismatch",
             TokenError::UnknownIssuer => "unknown_issuer",
@@ -135,6 +143,9 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<Claims, TokenError
 }
 
 pub fn check_times(claims: &Claims, now: i64) -> Result<(), TokenError> {
+    if claims.exp < claims.iat || claims.exp - claims.iat > MAX_TOKEN_LIFETIME_SECS {
+        return Err(TokenError::BadLifetime);
+    }
     if claims.iat > now + CLOCK_SKEW_SECS {
         return Err(TokenError::IssuedInFuture);
     }

@@ -86,6 +86,18 @@ impl AppCaller {
     }
 }
 
+/// The request path relative to the tenant base URL, taken from the raw
+/// path by position: `/t/<segment as sent>/rest/...` → `/rest/...`. Never by
+/// matching the decoded tenant name, which a percent-encoded segment would
+/// defeat.
+fn relative_path(raw: &str) -> Result<&str, TokenError> {
+    let after = raw.strip_prefix("/t/").ok_or(TokenError::QshMismatch)?;
+    after
+        .find('/')
+        .map(|i| &after[i..])
+        .ok_or(TokenError::QshMismatch)
+}
+
 fn token_from(parts: &Parts) -> Option<String> {
     if let Some(t) = credential(&parts.headers, "JWT") {
         return Some(t.to_string());
@@ -112,8 +124,10 @@ impl FromRequestParts<AppState> for AppCaller {
                 "Send a Connect JWT as `Authorization: JWT <token>`.",
             )
         })?;
-        let tenant = tenant.ok_or(TokenError::UnknownIssuer)?;
+        // Parse before looking at the tenant, so a malformed token gets the
+        // same answer whether or not the tenant exists.
         let unverified = token::peek(&jwt)?;
+        let tenant = tenant.ok_or(TokenError::UnknownIssuer)?;
         let now = now_ms() / 1000;
         let store = &state.store;
 
@@ -158,8 +172,7 @@ impl FromRequestParts<AppState> for AppCaller {
                 actor: actor_for(claims.sub.clone()).await?,
             }
         } else {
-            let base_path = format!("/t/{}", tenant.name);
-            let relative = parts.uri.path().strip_prefix(&base_path).unwrap_or("/");
+            let relative = relative_path(parts.uri.path())?;
             let expected = qsh::query_string_hash(
                 parts.method.as_str(),
                 relative,

@@ -102,7 +102,7 @@ async fn time_window() {
     expect_401(&gh, Some(&sign(&c, &app.secret)), "token_issued_in_future").await;
     // Within the small skew both ways: accepted.
     c["iat"] = json!(now() + 10);
-    c["exp"] = json!(now() - 5);
+    c["exp"] = json!(now() + 20);
     let r = gh
         .call(
             "default",
@@ -114,6 +114,34 @@ async fn time_window() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    c["iat"] = json!(now() - 60);
+    c["exp"] = json!(now() - 5);
+    let r = gh
+        .call(
+            "default",
+            Method::GET,
+            CONFIG,
+            Some(&sign(&c, &app.secret)),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "just expired, within the skew: {:?}",
+        r.json
+    );
+    // Long-lived or backwards tokens are refused: a leaked token must not be replayable for years.
+    for (iat, exp) in [
+        (now(), now() + 10 * 365 * 86_400),
+        (0, now() + 60),
+        (now(), now() - 1),
+    ] {
+        c["iat"] = json!(iat);
+        c["exp"] = json!(exp);
+        expect_401(&gh, Some(&sign(&c, &app.secret)), "token_lifetime_invalid").await;
+    }
     // Missing exp or iat: malformed.
     let mut c = claims(&app, "GET", CONFIG);
     c.as_object_mut().unwrap().remove("exp");
@@ -161,6 +189,51 @@ async fn qsh_binds_the_token_to_one_request() {
     let mut c = claims(&app, "GET", CONFIG);
     c["qsh"] = json!("context-qsh");
     expect_401(&gh, Some(&sign(&c, &app.secret)), "qsh_mismatch").await;
+    // Percent-encoding the tenant segment does not detach the qsh from the
+    // path: a token signed for "PUT /" stays a token for "PUT /" only.
+    let root = sign(
+        &json!({"iss": app.key, "iat": now(), "exp": now() + 60, "qsh": query_string_hash("PUT", "/", "")}),
+        &app.secret,
+    );
+    for tenant_segment in ["%64efault", "%64%65fault", "defaul%74"] {
+        let url = format!("{}/t/{tenant_segment}{CONFIG}", gh.url);
+        let r = gh
+            .http
+            .put(&url)
+            .header("Authorization", format!("JWT {root}"))
+            .body("42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{tenant_segment}");
+        let r = gh
+            .http
+            .put(format!(
+                "{}/t/{tenant_segment}/rest/api/content/b1/property/x",
+                gh.url
+            ))
+            .header("Authorization", format!("JWT {root}"))
+            .body(r#"{"value": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{tenant_segment}");
+    }
+    // A token properly signed for the path works through the encoded segment too (same tenant).
+    let put = sign(&claims(&app, "PUT", CONFIG), &app.secret);
+    let r = gh
+        .http
+        .put(format!("{}/t/%64efault{CONFIG}", gh.url))
+        .header("Authorization", format!("JWT {put}"))
+        .body("7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        gh.as_app(&app, Method::GET, CONFIG, None).await.json["value"],
+        json!(7)
+    );
     // The token may travel in the `jwt` query parameter, which the qsh excludes.
     let r = gh
         .call(
@@ -206,6 +279,14 @@ async fn unknown_issuers_and_other_tenants() {
         .call("nosuch", Method::GET, CONFIG, Some(&ours), None, &[])
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A malformed token gets the same answer whether or not the tenant exists.
+    let known = gh
+        .call("default", Method::GET, CONFIG, Some("junk"), None, &[])
+        .await;
+    let unknown = gh
+        .call("nosuch", Method::GET, CONFIG, Some("junk"), None, &[])
+        .await;
+    assert_eq!((known.status, known.json), (unknown.status, unknown.json));
 }
 
 #[tokio::test]

@@ -423,3 +423,67 @@ async fn both_vocabularies_address_the_same_properties() {
         StatusCode::PAYLOAD_TOO_LARGE
     );
 }
+
+#[tokio::test]
+async fn a_read_only_app_does_not_reveal_what_exists_elsewhere() {
+    // With only READ, a write is refused for lack of scope — but for an
+    // entity the user cannot see, the answer must still be the plain 404.
+    let (gh, app) = setup(json!(["READ"])).await;
+    let mut d = settings_app("noscope");
+    d.as_object_mut().unwrap().remove("scopes");
+    let bare = gh.install("default", d).await;
+    let missing = gh
+        .as_user(
+            &app,
+            Some("g"),
+            Method::PUT,
+            "/rest/api/content/zz/property/k",
+            Some(r#"{"value": 1}"#),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for who in [Some("g"), None] {
+        for path in [
+            "/rest/api/content/b1/property/k",
+            "/rest/api/content/a2/property/k",
+            "/rest/api/space/B/property/k",
+            "/rest/api/2/project/B/properties/k",
+        ] {
+            for method in [Method::PUT, Method::DELETE] {
+                let body = if path.contains("/rest/api/2/") {
+                    "1"
+                } else {
+                    r#"{"value": 1}"#
+                };
+                let r = gh
+                    .as_user(&app, who, method.clone(), path, Some(body))
+                    .await;
+                assert_eq!(
+                    (r.status, &r.json),
+                    (missing.status, &missing.json),
+                    "{who:?} {method} {path}"
+                );
+            }
+            let r = gh.as_user(&bare, who, Method::GET, path, None).await;
+            assert_eq!(
+                (r.status, &r.json),
+                (missing.status, &missing.json),
+                "no scopes, {who:?} GET {path}"
+            );
+        }
+    }
+    // Where the guest can see the entity, the scope error is the honest answer.
+    let r = gh
+        .as_user(
+            &app,
+            Some("g"),
+            Method::PUT,
+            "/rest/api/content/a1/property/k",
+            Some(r#"{"value": 1}"#),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "scope_missing")
+    );
+}

@@ -330,9 +330,10 @@ fn check_entity_case(
     } else {
         m == Membership::Admin && kind != AccountType::Guest
     };
+    // Invisible first (so it looks like absent), then scope, then permission.
     let expected = match (scope_ok, visible, op) {
-        (false, _, _) => Err(Reason::ScopeMissing),
-        (true, false, _) => Err(Reason::NotVisible),
+        (_, false, _) => Err(Reason::NotVisible),
+        (false, true, _) => Err(Reason::ScopeMissing),
         (true, true, Operation::Read) => Ok(()),
         (true, true, _) if may_change => Ok(()),
         (true, true, _) if on_item => Err(Reason::NoEditPermission),
