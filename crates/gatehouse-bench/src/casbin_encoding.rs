@@ -82,18 +82,25 @@ pub struct Obj {
 
 pub struct Casbin {
     enforcer: Enforcer,
+    /// One enforcer per module holding only its line: casbin's best case.
+    sliced: std::collections::HashMap<String, Enforcer>,
+}
+
+async fn enforcer(lines: Vec<Vec<String>>) -> Enforcer {
+    let mut m = DefaultModel::default();
+    m.add_def("r", "r", "sub, obj, act");
+    m.add_def("p", "p", "sub_rule, obj, act");
+    m.add_def("e", "e", "some(where (p.eft == allow))");
+    m.add_def("m", "m", "r.obj.id == p.obj && eval(p.sub_rule)");
+    let mut e = Enforcer::new(m, MemoryAdapter::default())
+        .await
+        .expect("casbin enforcer");
+    e.add_policies(lines).await.expect("casbin policies");
+    e
 }
 
 impl Casbin {
     pub async fn build(w: &World) -> Casbin {
-        let mut m = DefaultModel::default();
-        m.add_def("r", "r", "sub, obj, act");
-        m.add_def("p", "p", "sub_rule, obj, act");
-        m.add_def("e", "e", "some(where (p.eft == allow))");
-        m.add_def("m", "m", "r.obj.id == p.obj && eval(p.sub_rule)");
-        let mut e = Enforcer::new(m, MemoryAdapter::default())
-            .await
-            .expect("casbin enforcer");
         let d = RhaiDialect;
         let mut rules = Vec::new();
         for app in w.snapshot.apps.values() {
@@ -110,8 +117,14 @@ impl Casbin {
                 ]);
             }
         }
-        e.add_policies(rules).await.expect("casbin policies");
-        Casbin { enforcer: e }
+        let mut sliced = std::collections::HashMap::new();
+        for line in &rules {
+            sliced.insert(line[1].clone(), enforcer(vec![line.clone()]).await);
+        }
+        Casbin {
+            enforcer: enforcer(rules).await,
+            sliced,
+        }
     }
 
     /// The subject and the page half of the object, built once per plan.
@@ -173,6 +186,26 @@ impl Casbin {
 
     /// Decides every module of a plan: `ids` as (app key, `app/module`).
     pub fn plan(&self, w: &World, prepared: &(Sub, Obj), ids: &[(String, String)]) -> Vec<bool> {
+        self.decide(w, prepared, ids, |_| &self.enforcer)
+    }
+
+    /// The same, each request against an enforcer holding only its line.
+    pub fn plan_sliced(
+        &self,
+        w: &World,
+        prepared: &(Sub, Obj),
+        ids: &[(String, String)],
+    ) -> Vec<bool> {
+        self.decide(w, prepared, ids, |id| &self.sliced[id])
+    }
+
+    fn decide<'a>(
+        &'a self,
+        w: &World,
+        prepared: &(Sub, Obj),
+        ids: &[(String, String)],
+        enforcer: impl Fn(&str) -> &'a Enforcer,
+    ) -> Vec<bool> {
         ids.iter()
             .map(|(app_key, id)| {
                 let app = &w.snapshot.apps[app_key];
@@ -194,7 +227,7 @@ impl Casbin {
                     aarrs,
                     ..prepared.1.clone()
                 };
-                self.enforcer
+                enforcer(id)
                     .enforce((prepared.0.clone(), obj, "view"))
                     .expect("casbin enforce")
             })

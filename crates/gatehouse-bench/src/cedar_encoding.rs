@@ -69,6 +69,9 @@ fn props_of(
 
 pub struct Cedar {
     policies: PolicySet,
+    /// The same policies, one set per module: Cedar's best case, where the
+    /// caller already knows which single policy can apply.
+    sliced: std::collections::HashMap<String, PolicySet>,
     entities: Entities,
     authorizer: Authorizer,
     action: EntityUid,
@@ -83,16 +86,23 @@ impl Cedar {
         let snap = &w.snapshot;
         // Policies: one per module.
         let mut text = String::new();
+        let mut sliced = std::collections::HashMap::new();
         let mut apps: Vec<_> = snap.apps.values().collect();
         apps.sort_by(|a, b| a.installation.app_key.cmp(&b.installation.app_key));
         for app in &apps {
             for m in &app.descriptor.modules {
-                text.push_str(&format!(
+                let id = format!("{}/{}", app.installation.app_key, m.key);
+                let policy = format!(
                     "permit(principal, action == Action::\"view\", resource == Module::{}) when {{ {} && {} }};\n",
-                    json!(format!("{}/{}", app.installation.app_key, m.key)),
+                    json!(id),
                     gate_expr(m.rule, &d, "resource.app.guestOk"),
                     translate(&m.condition, &d)
-                ));
+                );
+                sliced.insert(
+                    id,
+                    PolicySet::from_str(&policy).expect("generated Cedar policy parses"),
+                );
+                text.push_str(&policy);
             }
         }
         let policies = PolicySet::from_str(&text).expect("generated Cedar policies parse");
@@ -151,6 +161,7 @@ impl Cedar {
             .expect("generated Cedar entities load");
         Cedar {
             policies,
+            sliced,
             entities,
             authorizer: Authorizer::new(),
             action: EntityUid::from_str("Action::\"view\"").unwrap(),
@@ -175,10 +186,28 @@ impl Cedar {
         (principal, ctx)
     }
 
-    /// Decides every module of a plan (`ids` as `app/module`).
-    pub fn plan(&self, prepared: &(EntityUid, Context), ids: &[EntityUid]) -> Vec<bool> {
+    /// Decides every module of a plan against the whole policy set.
+    pub fn plan(&self, prepared: &(EntityUid, Context), ids: &[(String, EntityUid)]) -> Vec<bool> {
+        self.decide(prepared, ids, |_| &self.policies)
+    }
+
+    /// The same, each request against only its module's policy.
+    pub fn plan_sliced(
+        &self,
+        prepared: &(EntityUid, Context),
+        ids: &[(String, EntityUid)],
+    ) -> Vec<bool> {
+        self.decide(prepared, ids, |id| &self.sliced[id])
+    }
+
+    fn decide<'a>(
+        &'a self,
+        prepared: &(EntityUid, Context),
+        ids: &[(String, EntityUid)],
+        set: impl Fn(&str) -> &'a PolicySet,
+    ) -> Vec<bool> {
         ids.iter()
-            .map(|resource| {
+            .map(|(id, resource)| {
                 let req = Request::new(
                     prepared.0.clone(),
                     self.action.clone(),
@@ -188,7 +217,7 @@ impl Cedar {
                 )
                 .expect("request");
                 self.authorizer
-                    .is_authorized(&req, &self.policies, &self.entities)
+                    .is_authorized(&req, set(id), &self.entities)
                     .decision()
                     == Decision::Allow
             })
@@ -196,6 +225,9 @@ impl Cedar {
     }
 }
 
-pub fn module_uid(id: &str) -> EntityUid {
-    EntityUid::from_str(&format!("Module::{}", json!(id))).unwrap()
+pub fn module_uid(id: &str) -> (String, EntityUid) {
+    (
+        id.to_string(),
+        EntityUid::from_str(&format!("Module::{}", json!(id))).unwrap(),
+    )
 }
