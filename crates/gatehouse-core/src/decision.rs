@@ -297,5 +297,59 @@ pub fn decide_entity_property(
     }
 }
 
+/// May `principal` perform `op` on a property of user `owner`? A user's
+/// properties are that user's own: anyone acting for a user reaches only
+/// their own (another user's look absent, whoever they are); the app as
+/// itself reaches any user's within its scopes.
+pub fn decide_user_property(
+    principal: &Principal,
+    scopes: &ScopeSet,
+    owner: &str,
+    op: Operation,
+) -> Decision {
+    let needed = if op == Operation::Read {
+        Scope::Read
+    } else {
+        Scope::Write
+    };
+    if principal.app_key().is_none() {
+        return Decision::deny(
+            Reason::NotAnAppPrincipal,
+            format!("{} cannot use the user property API.", who(principal)),
+        );
+    }
+    if let Some(actor) = principal.actor()
+        && actor.account_id.as_deref() != Some(owner)
+    {
+        return Decision::deny(
+            Reason::NotVisible,
+            format!("{} cannot see properties of user {owner}.", who(principal)),
+        );
+    }
+    if !scopes.grants(needed) {
+        return Decision::deny(
+            Reason::ScopeMissing,
+            format!(
+                "The app did not declare scope {needed:?}, which {} of a user property needs.",
+                op.as_str()
+            ),
+        );
+    }
+    match principal.actor() {
+        Some(_) => Decision::allow(
+            Reason::UserPermissionAllows,
+            format!(
+                "{} may {} their own properties.",
+                who(principal),
+                op.as_str()
+            ),
+        ),
+        None => Decision::allow(
+            Reason::AppScopeAllows,
+            format!("{} declared scope {needed:?}.", who(principal)),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,7 @@ use crate::{ApiError, ApiResult, AppState, now_ms};
 enum Target {
     ConfluenceContent,
     ConfluenceSpace,
+    ConfluenceUser,
     JiraIssue,
     JiraProject,
 }
@@ -36,19 +37,23 @@ impl Target {
         matches!(self, Target::ConfluenceContent | Target::JiraIssue)
     }
     fn is_confluence(self) -> bool {
-        matches!(self, Target::ConfluenceContent | Target::ConfluenceSpace)
+        matches!(
+            self,
+            Target::ConfluenceContent | Target::ConfluenceSpace | Target::ConfluenceUser
+        )
     }
     fn scope(self, id: &str) -> PropertyScope {
-        if self.is_item() {
-            PropertyScope::Content(id.to_string())
-        } else {
-            PropertyScope::Space(id.to_string())
+        match self {
+            Target::ConfluenceUser => PropertyScope::User(id.to_string()),
+            _ if self.is_item() => PropertyScope::Content(id.to_string()),
+            _ => PropertyScope::Space(id.to_string()),
         }
     }
     fn collection_path(self, id: &str) -> String {
         match self {
             Target::ConfluenceContent => format!("/rest/api/content/{id}/property"),
             Target::ConfluenceSpace => format!("/rest/api/space/{id}/property"),
+            Target::ConfluenceUser => format!("/rest/api/user/{id}/property"),
             Target::JiraIssue => format!("/rest/api/2/issue/{id}/properties"),
             Target::JiraProject => format!("/rest/api/2/project/{id}/properties"),
         }
@@ -129,6 +134,12 @@ pub fn routes() -> Router<AppState> {
         Target::JiraIssue,
         "/t/{tenant}/rest/api/2/issue/{id}/properties",
         "/t/{tenant}/rest/api/2/issue/{id}/properties/{key}"
+    );
+    let r = entity_routes!(
+        r,
+        Target::ConfluenceUser,
+        "/t/{tenant}/rest/api/user/{id}/property",
+        "/t/{tenant}/rest/api/user/{id}/property/{key}"
     );
     entity_routes!(
         r,
@@ -413,6 +424,12 @@ async fn entity_decide(
 ) -> ApiResult<()> {
     let tenant = &caller.tenant.name;
     let missing = || ApiError::not_found("such entity");
+    if target == Target::ConfluenceUser {
+        state.store.user(tenant, id).await?.ok_or_else(missing)?;
+        let d =
+            decision::decide_user_property(&caller.principal, &caller.descriptor().scopes, id, op);
+        return enforce(state, caller, &d, &target.scope(id), key.unwrap_or("*"), op).await;
+    }
     let (space, content): (Space, Option<Content>) = if target.is_item() {
         let c = state.store.content(tenant, id).await?.ok_or_else(missing)?;
         (

@@ -440,3 +440,96 @@ async fn explain_a_request_names_the_policy_entry() {
     let r = ask(json!({"app": "settings", "principal": "app", "operation": "read", "content": "b1", "space": "B"})).await;
     assert_eq!(r.code(), "bad_request_description");
 }
+
+#[tokio::test]
+async fn user_property_conditions_and_the_user_property_api() {
+    let gh = start().await;
+    directory(&gh, "default").await;
+    let app = gh
+        .install(
+            "default",
+            json!({
+                "key": "prefs", "baseUrl": "https://prefs.example.test", "authentication": {"type": "jwt"}, "scopes": ["READ", "WRITE"],
+                "guestAccess": {"supported": true},
+                "modules": {"webPanels": [{"key": "beta", "location": SIDE, "url": "/b", "conditions": [
+                    {"condition": "entity_property_equal_to", "params": {"entity": "user", "propertyKey": "prefs", "objectName": "beta", "value": "true"}}
+                ]}]}
+            }),
+        )
+        .await;
+    let view = |who: &str| json!({"accountId": who, "location": SIDE, "contentId": "a1"});
+    assert_eq!(
+        module(&plan(&gh, view("g")).await, "prefs", "beta")["visible"],
+        false
+    );
+    // A user sets its own property through the app's iframe…
+    let own = gh
+        .as_user(
+            &app,
+            Some("g"),
+            Method::PUT,
+            "/rest/api/user/g/property/prefs",
+            Some(r#"{"value": {"beta": true}}"#),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{:?}", own.json);
+    assert_eq!(
+        module(&plan(&gh, view("g")).await, "prefs", "beta")["visible"],
+        true,
+        "the condition reads g's own property"
+    );
+    assert_eq!(
+        module(&plan(&gh, view("u")).await, "prefs", "beta")["visible"],
+        false,
+        "u has no such property"
+    );
+    // …but cannot read or write anybody else's: it looks absent.
+    let missing = gh
+        .as_user(
+            &app,
+            Some("g"),
+            Method::GET,
+            "/rest/api/user/ghost/property/prefs",
+            None,
+        )
+        .await;
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PUT, Some(r#"{"value": {"beta": true}}"#)),
+        (Method::DELETE, None),
+    ] {
+        let r = gh
+            .as_user(
+                &app,
+                Some("g"),
+                method.clone(),
+                "/rest/api/user/u/property/prefs",
+                body,
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.json),
+            (missing.status, &missing.json),
+            "{method}"
+        );
+    }
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // The app as itself, within its scopes, reaches any user's.
+    let r = gh
+        .as_app(
+            &app,
+            Method::PUT,
+            "/rest/api/user/u/property/prefs",
+            Some(r#"{"value": {"beta": true}}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(
+        module(&plan(&gh, view("u")).await, "prefs", "beta")["visible"],
+        true
+    );
+    let r = gh
+        .as_app(&app, Method::GET, "/rest/api/user/u/property", None)
+        .await;
+    assert_eq!(r.json["size"], 1);
+}

@@ -378,3 +378,31 @@ fn the_app_as_itself_is_bound_by_scopes_only() {
         .is_allowed()
     );
 }
+
+#[test]
+fn user_properties_belong_to_their_user() {
+    let rw = ScopeSet::new(vec![Scope::Write]);
+    let read = ScopeSet::new(vec![Scope::Read]);
+    for (principal, _, _) in principals() {
+        for op in [Operation::Read, Operation::Write, Operation::Delete] {
+            for owner in ["u", "g", "nobody"] {
+                for scopes in [&rw, &read] {
+                    let d = decide_user_property(&principal, scopes, owner, op);
+                    let scope_ok = op == Operation::Read || scopes.grants(Scope::Write);
+                    let expected = match (&principal, principal.actor()) {
+                        (Principal::Host, _) => Err(Reason::NotAnAppPrincipal),
+                        (_, Some(a)) if a.account_id.as_deref() != Some(owner) => {
+                            Err(Reason::NotVisible)
+                        }
+                        _ if !scope_ok => Err(Reason::ScopeMissing),
+                        _ => Ok(()),
+                    };
+                    match expected {
+                        Ok(()) => assert!(d.is_allowed(), "{principal:?} {op:?} {owner}: {d:?}"),
+                        Err(r) => assert_eq!(d.reason, r, "{principal:?} {op:?} {owner}"),
+                    }
+                }
+            }
+        }
+    }
+}
