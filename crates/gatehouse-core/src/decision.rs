@@ -194,6 +194,16 @@ pub fn decide_app_property(
     }
 }
 
+/// The scope an operation on a property needs (Connect's chain: WRITE,
+/// which implies READ, also covers deletes).
+fn scope_needed(op: Operation) -> Scope {
+    if op == Operation::Read {
+        Scope::Read
+    } else {
+        Scope::Write
+    }
+}
+
 /// The entity an entity property hangs on, with the directory facts needed.
 #[derive(Debug, Clone, Copy)]
 pub enum EntityRef<'a> {
@@ -221,11 +231,7 @@ pub fn decide_entity_property(
     entity: EntityRef<'_>,
     op: Operation,
 ) -> Decision {
-    let needed = if op == Operation::Read {
-        Scope::Read
-    } else {
-        Scope::Write
-    };
+    let needed = scope_needed(op);
     if principal.app_key().is_none() {
         return Decision::deny(
             Reason::NotAnAppPrincipal,
@@ -307,11 +313,7 @@ pub fn decide_user_property(
     owner: &str,
     op: Operation,
 ) -> Decision {
-    let needed = if op == Operation::Read {
-        Scope::Read
-    } else {
-        Scope::Write
-    };
+    let needed = scope_needed(op);
     if principal.app_key().is_none() {
         return Decision::deny(
             Reason::NotAnAppPrincipal,

@@ -90,6 +90,14 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
+        fn perms_from_row(r: &DbRow) -> Result<Permissions> {
+            Ok(Permissions {
+                view: r.try_get::<i64, _>("can_view")? != 0,
+                edit: r.try_get::<i64, _>("can_edit")? != 0,
+                admin: r.try_get::<i64, _>("can_admin")? != 0,
+            })
+        }
+
         fn audit_from_row(r: &DbRow) -> Result<AuditEntry> {
             Ok(AuditEntry {
                 id: r.try_get("id")?,
@@ -421,11 +429,7 @@ macro_rules! impl_sql_store {
                     .map(|r| {
                         Ok((
                             r.try_get::<String, _>("account_id")?,
-                            Permissions {
-                                view: r.try_get::<i64, _>("can_view")? != 0,
-                                edit: r.try_get::<i64, _>("can_edit")? != 0,
-                                admin: r.try_get::<i64, _>("can_admin")? != 0,
-                            },
+                            perms_from_row(&r)?,
                         ))
                     })
                     .collect::<Result<_>>()?;
@@ -566,11 +570,7 @@ macro_rules! impl_sql_store {
                     .await?
                 {
                     let key: String = r.try_get("space_key")?;
-                    let perms = Permissions {
-                        view: r.try_get::<i64, _>("can_view")? != 0,
-                        edit: r.try_get::<i64, _>("can_edit")? != 0,
-                        admin: r.try_get::<i64, _>("can_admin")? != 0,
-                    };
+                    let perms = perms_from_row(&r)?;
                     if let Some(s) = spaces.get_mut(&key) {
                         s.members.insert(r.try_get("account_id")?, perms);
                     }
