@@ -4,13 +4,12 @@
 use gatehouse_core::decision::{self, EntityRef, Operation};
 use gatehouse_core::module;
 use gatehouse_core::principal::{Actor, Principal};
-use gatehouse_store::Tenant;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::render::{self, PageView};
 use crate::snapshot::TenantSnapshot;
-use crate::{ApiError, ApiResult, AppState};
+use crate::{ApiError, ApiResult};
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -48,12 +47,7 @@ pub struct RequestDescription {
     pub key: Option<String>,
 }
 
-pub async fn explain(
-    _state: &AppState,
-    _tenant: &Tenant,
-    snap: &TenantSnapshot,
-    input: ExplainInput,
-) -> ApiResult<Value> {
+pub fn explain(snap: &TenantSnapshot, input: ExplainInput) -> ApiResult<Value> {
     match input {
         ExplainInput::Render(view) => explain_render(snap, &view),
         ExplainInput::Request { request } => explain_request(snap, &request),

@@ -11,7 +11,7 @@ use axum::routing::{get, post, put};
 use gatehouse_core::descriptor::{Authentication, Descriptor, check_base_url};
 use gatehouse_core::directory::{Content, Permissions, Space, User};
 use gatehouse_core::principal::AccountType;
-use gatehouse_core::token::{self, ContextTokenSpec};
+use gatehouse_core::token;
 use gatehouse_core::validate;
 use gatehouse_store::{AuditFilter, Installation};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::auth::HostCaller;
 use crate::body::{JsonBody, RawBody};
-use crate::{ApiError, ApiResult, AppState, descriptor_of, now_ms, secrets};
+use crate::{ApiError, ApiResult, AppState, context_token_for, descriptor_of, now_ms, secrets};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -426,12 +426,12 @@ async fn context_token(
         .installation(&tenant.name, &body.app)
         .await?
         .ok_or_else(|| ApiError::not_found("such app"))?;
-    let secret = inst.shared_secret.as_deref().ok_or_else(|| {
-        ApiError::bad_request(
+    if inst.shared_secret.is_none() {
+        return Err(ApiError::bad_request(
             "app_without_authentication",
             "The app uses authentication \"none\"; it gets no context tokens.",
-        )
-    })?;
+        ));
+    }
     let user = match &body.account_id {
         None => None,
         Some(id) => Some(
@@ -443,14 +443,8 @@ async fn context_token(
         ),
     };
     let now = now_ms() / 1000;
-    let jwt = token::mint_context_token(&ContextTokenSpec {
-        client_key: &tenant.client_key,
-        app_key: &inst.app_key,
-        shared_secret: secret.as_bytes(),
-        mint_key: tenant.mint_key.as_bytes(),
-        user: user.as_ref(),
-        now,
-    });
+    let jwt = context_token_for(tenant, &inst, user.as_ref(), now)
+        .expect("checked above: the app has a secret");
     Ok(Json(
         json!({"token": jwt, "expiresAt": now + token::CONTEXT_TOKEN_TTL_SECS}),
     ))

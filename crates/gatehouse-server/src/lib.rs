@@ -110,6 +110,27 @@ pub fn descriptor_of(
     Ok(d)
 }
 
+/// The context token a tenant's host hands to an app's iframe for `user`;
+/// `None` for apps with authentication `none`.
+pub fn context_token_for(
+    tenant: &gatehouse_store::Tenant,
+    app: &gatehouse_store::Installation,
+    user: Option<&gatehouse_core::directory::User>,
+    now: i64,
+) -> Option<String> {
+    let secret = app.shared_secret.as_deref()?;
+    Some(gatehouse_core::token::mint_context_token(
+        &gatehouse_core::token::ContextTokenSpec {
+            client_key: &tenant.client_key,
+            app_key: &app.app_key,
+            shared_secret: secret.as_bytes(),
+            mint_key: tenant.mint_key.as_bytes(),
+            user,
+            now,
+        },
+    ))
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

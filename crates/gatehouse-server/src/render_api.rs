@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{post, put};
-use gatehouse_core::token::{self, ContextTokenSpec};
+use gatehouse_core::token;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ use crate::body::JsonBody;
 use crate::explain::{self, ExplainInput};
 use crate::macros;
 use crate::render::{self, PageView};
-use crate::{ApiError, ApiResult, AppState, now_ms};
+use crate::{ApiError, ApiResult, AppState, context_token_for, now_ms};
 use gatehouse_core::module::ModuleReason;
 
 pub fn routes() -> Router<AppState> {
@@ -36,15 +36,7 @@ async fn render_plan(
     let page = render::resolve(&snap, &view)?;
     let now = now_ms() / 1000;
     let modules = render::plan(&snap, &page, &view, false, |app| {
-        let secret = app.installation.shared_secret.as_deref()?;
-        Some(token::mint_context_token(&ContextTokenSpec {
-            client_key: &host.tenant.client_key,
-            app_key: &app.installation.app_key,
-            shared_secret: secret.as_bytes(),
-            mint_key: host.tenant.mint_key.as_bytes(),
-            user: page.user,
-            now,
-        }))
+        context_token_for(&host.tenant, &app.installation, page.user, now)
     });
     Ok(Json(json!({"location": view.location, "modules": modules})))
 }
@@ -55,9 +47,7 @@ async fn explain_handler(
     JsonBody(input): JsonBody<ExplainInput>,
 ) -> ApiResult<Json<Value>> {
     let snap = state.snapshots.tenant(&host.tenant.name).await?;
-    explain::explain(&state, &host.tenant, &snap, input)
-        .await
-        .map(Json)
+    explain::explain(&snap, input).map(Json)
 }
 
 #[derive(Deserialize)]
@@ -223,16 +213,8 @@ async fn render_content(
                     }
                 }
                 (_, url) => {
-                    let context_token = secret.map(|s| {
-                        token::mint_context_token(&ContextTokenSpec {
-                            client_key: &host.tenant.client_key,
-                            app_key: &app.installation.app_key,
-                            shared_secret: s.as_bytes(),
-                            mint_key: host.tenant.mint_key.as_bytes(),
-                            user: page.user,
-                            now,
-                        })
-                    });
+                    let context_token =
+                        context_token_for(&host.tenant, &app.installation, page.user, now);
                     let url = url.unwrap_or_default();
                     html.push_str(&format!(
                         "<iframe class=\"gatehouse-macro\" data-app=\"{}\" data-macro-index=\"{index}\" src=\"{}\"></iframe>",
