@@ -175,6 +175,15 @@ macro_rules! impl_sql_store {
         }
 
         impl $store {
+            /// Ends a change that in-memory views depend on: bumps the
+            /// tenant's generation and announces it, in the same transaction.
+            async fn commit_change(&self, mut tx: sqlx::Transaction<'_, $db>, tenant: &str) -> Result<()> {
+                bump_generation(&mut tx, tenant).await?;
+                self.announce(&mut tx, tenant).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// One attempt at a property write; see `write_property`.
             async fn try_write_property(&self, w: &PropertyWrite) -> Result<WriteOutcome> {
                 let mut tx = self.begin_write().await?;
@@ -351,9 +360,7 @@ macro_rules! impl_sql_store {
                 .bind(user.site_admin as i64)
                 .execute(&mut *tx)
                 .await?;
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(!existed)
             }
 
@@ -404,9 +411,7 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(!existed)
             }
 
@@ -458,9 +463,7 @@ macro_rules! impl_sql_store {
                 .bind(restricted)
                 .execute(&mut *tx)
                 .await?;
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(!existed)
             }
 
@@ -497,9 +500,7 @@ macro_rules! impl_sql_store {
                 .bind(inst.installed_at_ms)
                 .execute(&mut *tx)
                 .await?;
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(!existed)
             }
 
@@ -527,9 +528,7 @@ macro_rules! impl_sql_store {
                     .bind(app_key)
                     .execute(&mut *tx)
                     .await?;
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(res.rows_affected() > 0)
             }
 
@@ -544,9 +543,7 @@ macro_rules! impl_sql_store {
                 if res.rows_affected() == 0 {
                     return Ok(false);
                 }
-                bump_generation(&mut tx, tenant).await?;
-                self.announce(&mut tx, tenant).await?;
-                tx.commit().await?;
+                self.commit_change(tx, tenant).await?;
                 Ok(true)
             }
 
